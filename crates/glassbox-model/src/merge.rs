@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use crate::environment::DEFAULT_ENVIRONMENT;
 use crate::ingest::LoggedEvent;
 use crate::usage::{derive_cost, derive_usage};
-use crate::{JsonObject, Micros, Observation, Score, ScoreDataType, Trace};
+use crate::{JsonObject, Micros, Observation, ScoreDataType, Trace};
 
 fn sorted(events: &[LoggedEvent]) -> Vec<&LoggedEvent> {
     let mut ordered: Vec<&LoggedEvent> = events.iter().collect();
