@@ -1,1 +1,64 @@
+//! The embedded backend: one SQLite database file in the data directory.
+//!
+//! Writes go through one writer thread that folds concurrent requests into a shared
+//! transaction (group commit) with `synchronous = FULL`, so a write that returned is on
+//! disk and visible. Reads run on a bounded pool of read-only connections (WAL mode lets
+//! them run beside the writer) inside tokio's blocking pool.
+//!
+//! Invariant: only this crate knows the embedded schema and its SQL.
 
+mod admin;
+mod apply;
+mod connection;
+mod migrations;
+mod reads;
+mod rows;
+mod sql;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
+
+use connection::{Readers, Writer, open_writer};
+
+pub use migrations::LATEST_VERSION as SCHEMA_VERSION;
+
+/// File name of the database inside the data directory.
+pub const DATABASE_FILE: &str = "glassbox.sqlite";
+
+pub struct SqliteStore {
+    writer: Writer,
+    readers: Arc<Readers>,
+    /// Arrival order of logged events; continues from the stored maximum.
+    sequence: Arc<AtomicI64>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database in `data_dir` and applies migrations.
+    pub fn open(data_dir: &Path) -> Result<Arc<SqliteStore>, String> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|error| format!("creating data directory {}: {error}", data_dir.display()))?;
+        let path: PathBuf = data_dir.join(DATABASE_FILE);
+        let connection = open_writer(&path)?;
+        let last_sequence: i64 = connection
+            .query_row(
+                "SELECT COALESCE(MAX(sequence), 0) FROM ingest_events",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|error| format!("reading the event log: {error}"))?;
+        Ok(Arc::new(SqliteStore {
+            writer: Writer::start(connection),
+            readers: Readers::new(path),
+            sequence: Arc::new(AtomicI64::new(last_sequence)),
+        }))
+    }
+
+    /// Commits what is queued and stops the writer. Later writes fail as unavailable.
+    pub fn shutdown(&self) {
+        self.writer.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,243 @@
+//! The ingestion write path: log every event, then re-fold each touched entity from all
+//! of its logged events, in the writer's shared transaction.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, params};
+
+use glassbox_model::ingest::{EntityKind, IngestEvent, LoggedEvent};
+use glassbox_model::merge::{fold_observation, fold_score, fold_trace};
+use glassbox_model::scores::finalize_score;
+use glassbox_model::time::now_micros;
+use glassbox_model::{JsonObject, ProjectId};
+use glassbox_store::{EventOutcome, IngestStore, StoreResult};
+
+use crate::SqliteStore;
+use crate::connection::internal;
+use crate::rows::{get_score_config, object_text, upsert_observation, upsert_score, upsert_trace};
+
+fn load_events(
+    connection: &Connection,
+    project: &ProjectId,
+    kind: EntityKind,
+    entity_id: &str,
+) -> StoreResult<Vec<LoggedEvent>> {
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT event_id, event_type, timestamp, received_at, sequence, body FROM ingest_events \
+             WHERE project_id = ?1 AND entity_kind = ?2 AND entity_id = ?3",
+        )
+        .map_err(internal)?;
+    let rows = statement
+        .query_map(params![project.as_str(), kind.as_str(), entity_id], |row| {
+            let body: String = row.get(5)?;
+            Ok(LoggedEvent {
+                event: IngestEvent {
+                    event_id: row.get(0)?,
+                    event_type: row.get(1)?,
+                    timestamp: row.get(2)?,
+                    kind,
+                    entity_id: entity_id.to_owned(),
+                    body: serde_json::from_str::<JsonObject>(&body).unwrap_or_default(),
+                },
+                received_at: row.get(3)?,
+                sequence: row.get(4)?,
+            })
+        })
+        .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+        .map_err(internal)?;
+    Ok(rows)
+}
+
+fn log_event(
+    connection: &Connection,
+    project: &ProjectId,
+    logged: &LoggedEvent,
+) -> StoreResult<()> {
+    let event = &logged.event;
+    connection
+        .prepare_cached(
+            "INSERT OR REPLACE INTO ingest_events (project_id, entity_kind, entity_id, event_id, event_type, \
+             timestamp, received_at, sequence, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .and_then(|mut statement| {
+            statement.execute(params![
+                project.as_str(),
+                event.kind.as_str(),
+                event.entity_id,
+                event.event_id,
+                event.event_type,
+                event.timestamp,
+                logged.received_at,
+                logged.sequence,
+                object_text(&event.body),
+            ])
+        })
+        .map(drop)
+        .map_err(internal)
+}
+
+/// Adds `logged` to `events`, replacing a logged event with the same id (a replay).
+fn with_event(mut events: Vec<LoggedEvent>, logged: &LoggedEvent) -> Vec<LoggedEvent> {
+    events.retain(|existing| existing.event.event_id != logged.event.event_id);
+    events.push(logged.clone());
+    events
+}
+
+fn apply_score(
+    connection: &Connection,
+    project: &ProjectId,
+    logged: &LoggedEvent,
+) -> StoreResult<EventOutcome> {
+    let entity_id = &logged.event.entity_id;
+    let events = with_event(
+        load_events(connection, project, EntityKind::Score, entity_id)?,
+        logged,
+    );
+    let Some(merged) = fold_score(entity_id, &events) else {
+        return Ok(Ok(()));
+    };
+    let config = match &merged.config_id {
+        Some(config_id) => get_score_config(connection, project, config_id)?,
+        None => None,
+    };
+    match finalize_score(merged, config.as_ref()) {
+        Ok(score) => {
+            log_event(connection, project, logged)?;
+            upsert_score(connection, project, &score)?;
+            Ok(Ok(()))
+        }
+        Err(reason) => Ok(Err(reason)),
+    }
+}
+
+fn refold(
+    connection: &Connection,
+    project: &ProjectId,
+    kind: EntityKind,
+    entity_id: &str,
+) -> StoreResult<()> {
+    let events = load_events(connection, project, kind, entity_id)?;
+    match kind {
+        EntityKind::Trace => {
+            if let Some(trace) = fold_trace(entity_id, &events) {
+                upsert_trace(connection, project, &trace)?;
+            }
+        }
+        EntityKind::Observation => {
+            if let Some(observation) = fold_observation(entity_id, &events) {
+                upsert_observation(connection, project, &observation)?;
+            }
+        }
+        EntityKind::Score => {}
+    }
+    Ok(())
+}
+
+pub(crate) fn apply_events(
+    connection: &Connection,
+    project: &ProjectId,
+    events: Vec<IngestEvent>,
+    sequence: &AtomicI64,
+) -> StoreResult<Vec<EventOutcome>> {
+    let received_at = now_micros();
+    let mut outcomes = Vec::with_capacity(events.len());
+    let mut touched: Vec<(EntityKind, String)> = Vec::new();
+    let mut seen: HashSet<(EntityKind, String)> = HashSet::new();
+    for event in events {
+        let logged = LoggedEvent {
+            received_at,
+            sequence: sequence.fetch_add(1, Ordering::Relaxed) + 1,
+            event,
+        };
+        if logged.event.kind == EntityKind::Score {
+            outcomes.push(apply_score(connection, project, &logged)?);
+            continue;
+        }
+        log_event(connection, project, &logged)?;
+        let key = (logged.event.kind, logged.event.entity_id.clone());
+        if seen.insert(key.clone()) {
+            touched.push(key);
+        }
+        outcomes.push(Ok(()));
+    }
+    for (kind, entity_id) in touched {
+        refold(connection, project, kind, &entity_id)?;
+    }
+    Ok(outcomes)
+}
+
+fn delete_traces_now(
+    connection: &Connection,
+    project: &ProjectId,
+    trace_ids: &[String],
+) -> StoreResult<()> {
+    let project = project.as_str();
+    for trace_id in trace_ids {
+        let statements = [
+            "DELETE FROM ingest_events WHERE project_id = ?1 AND entity_kind = 'observation' AND entity_id IN \
+             (SELECT id FROM observations WHERE project_id = ?1 AND trace_id = ?2)",
+            "DELETE FROM ingest_events WHERE project_id = ?1 AND entity_kind = 'score' AND entity_id IN \
+             (SELECT id FROM scores WHERE project_id = ?1 AND trace_id = ?2)",
+            "DELETE FROM ingest_events WHERE project_id = ?1 AND entity_kind = 'trace' AND entity_id = ?2",
+            "DELETE FROM observations WHERE project_id = ?1 AND trace_id = ?2",
+            "DELETE FROM scores WHERE project_id = ?1 AND trace_id = ?2",
+            "DELETE FROM traces WHERE project_id = ?1 AND id = ?2",
+        ];
+        for sql in statements {
+            connection
+                .prepare_cached(sql)
+                .and_then(|mut statement| statement.execute(params![project, trace_id]))
+                .map_err(internal)?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl IngestStore for SqliteStore {
+    async fn ingest(
+        &self,
+        project: &ProjectId,
+        events: Vec<IngestEvent>,
+    ) -> StoreResult<Vec<EventOutcome>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let project = project.clone();
+        let sequence: Arc<AtomicI64> = Arc::clone(&self.sequence);
+        self.writer
+            .write(move |connection| apply_events(connection, &project, events, &sequence))
+            .await
+    }
+
+    async fn delete_traces(&self, project: &ProjectId, trace_ids: &[String]) -> StoreResult<()> {
+        let project = project.clone();
+        let trace_ids = trace_ids.to_vec();
+        self.writer
+            .write(move |connection| delete_traces_now(connection, &project, &trace_ids))
+            .await
+    }
+
+    async fn delete_score(&self, project: &ProjectId, score_id: &str) -> StoreResult<bool> {
+        let project = project.clone();
+        let score_id = score_id.to_owned();
+        self.writer
+            .write(move |connection| {
+                connection
+                    .execute(
+                        "DELETE FROM ingest_events WHERE project_id = ?1 AND entity_kind = 'score' AND entity_id = ?2",
+                        params![project.as_str(), score_id],
+                    )
+                    .map_err(internal)?;
+                connection
+                    .execute("DELETE FROM scores WHERE project_id = ?1 AND id = ?2", params![project.as_str(), score_id])
+                    .map(|deleted| deleted > 0)
+                    .map_err(internal)
+            })
+            .await
+    }
+}

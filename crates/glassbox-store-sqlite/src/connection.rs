@@ -1,0 +1,221 @@
+//! The two ways to the database: one writer thread that groups concurrent writes into
+//! shared commits, and a bounded pool of read-only connections used from tokio's
+//! blocking pool. Neither ever runs on the async reactor.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{Semaphore, oneshot};
+
+use glassbox_store::{StoreError, StoreResult};
+
+/// Most write requests waiting for the writer; beyond it writes get `Overloaded`.
+const WRITE_QUEUE_CAPACITY: usize = 1_024;
+/// Most write requests folded into one commit.
+const MAX_GROUP: usize = 512;
+/// Concurrent readers.
+const READERS: usize = 8;
+
+pub(crate) fn internal(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(error.to_string())
+}
+
+fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let connection = Connection::open_with_flags(path, flags)?;
+    connection.busy_timeout(std::time::Duration::from_secs(10))?;
+    connection.execute_batch(
+        "PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;",
+    )?;
+    if !read_only {
+        // FULL: a commit is on disk when it returns, so a 2xx survives a power cut too.
+        connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
+    }
+    Ok(connection)
+}
+
+/// Opens the database file, applies migrations, and returns the writer connection.
+pub(crate) fn open_writer(path: &Path) -> Result<Connection, String> {
+    let mut connection =
+        open(path, false).map_err(|error| format!("opening {}: {error}", path.display()))?;
+    crate::migrations::apply(&mut connection)?;
+    Ok(connection)
+}
+
+type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
+/// A unit of write work: runs inside the shared transaction (in its own savepoint) and
+/// returns whether it succeeded plus what to do once the commit outcome is known.
+type WriteWork = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+
+/// Handle to the writer thread. Dropping every handle stops the thread after it has
+/// committed what was queued.
+pub(crate) struct Writer {
+    sender: Mutex<Option<SyncSender<WriteWork>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Writer {
+    pub(crate) fn start(connection: Connection) -> Writer {
+        let (sender, receiver) = mpsc::sync_channel::<WriteWork>(WRITE_QUEUE_CAPACITY);
+        let thread = std::thread::Builder::new()
+            .name("glassbox-sqlite-writer".into())
+            .spawn(move || writer_loop(connection, receiver))
+            .expect("spawning the writer thread must succeed at start-up");
+        Writer {
+            sender: Mutex::new(Some(sender)),
+            thread: Mutex::new(Some(thread)),
+        }
+    }
+
+    /// Runs `work` in the next group commit and resolves once it is durable.
+    pub(crate) async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (reply, receive) = oneshot::channel::<StoreResult<T>>();
+        let job: WriteWork = Box::new(move |connection| {
+            let result = work(connection);
+            let ok = result.is_ok();
+            let completion: Completion = Box::new(move |commit: StoreResult<()>| {
+                let _ = reply.send(commit.and(result));
+            });
+            (ok, completion)
+        });
+        let sender = self
+            .sender
+            .lock()
+            .map_err(internal)?
+            .clone()
+            .ok_or_else(|| StoreError::Unavailable("the store is shutting down".into()))?;
+        match sender.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(StoreError::Overloaded),
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(StoreError::Unavailable("the writer has stopped".into()));
+            }
+        }
+        receive
+            .await
+            .map_err(|_| StoreError::Unavailable("the writer stopped before committing".into()))?
+    }
+
+    /// Stops accepting writes, lets the writer commit what is queued, and waits for it.
+    pub(crate) fn shutdown(&self) {
+        if let Ok(mut sender) = self.sender.lock() {
+            sender.take();
+        }
+        let thread = self.thread.lock().ok().and_then(|mut thread| thread.take());
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn writer_loop(connection: Connection, receiver: Receiver<WriteWork>) {
+    while let Ok(first) = receiver.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match receiver.try_recv() {
+                Ok(work) => group.push(work),
+                Err(_) => break,
+            }
+        }
+        commit_group(&connection, group);
+    }
+}
+
+fn commit_group(connection: &Connection, group: Vec<WriteWork>) {
+    let mut completions: Vec<Completion> = Vec::with_capacity(group.len());
+    if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
+        let error = internal(format!("begin failed: {error}"));
+        for work in group {
+            // Run nothing; report the failure to every waiter.
+            let message = error.to_string();
+            drop(work);
+            tracing::error!(%message, "sqlite writer could not begin a transaction");
+        }
+        return;
+    }
+    for work in group {
+        let savepoint_ok = connection.execute_batch("SAVEPOINT work").is_ok();
+        let (ok, completion) = work(connection);
+        if savepoint_ok {
+            let end = if ok {
+                "RELEASE work"
+            } else {
+                "ROLLBACK TO work; RELEASE work"
+            };
+            if let Err(error) = connection.execute_batch(end) {
+                tracing::error!(%error, "sqlite savepoint handling failed");
+            }
+        }
+        completions.push(completion);
+    }
+    let commit = connection.execute_batch("COMMIT").map_err(|error| {
+        tracing::error!(%error, "sqlite commit failed");
+        let _ = connection.execute_batch("ROLLBACK");
+        internal(format!("commit failed: {error}"))
+    });
+    for completion in completions {
+        let outcome = match &commit {
+            Ok(()) => Ok(()),
+            Err(error) => Err(StoreError::Internal(error.to_string())),
+        };
+        completion(outcome);
+    }
+}
+
+/// Read-only connections, opened lazily, at most [`READERS`] in use at once.
+pub(crate) struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+}
+
+impl Readers {
+    pub(crate) fn new(path: PathBuf) -> Arc<Readers> {
+        Arc::new(Readers {
+            path,
+            idle: Mutex::new(Vec::new()),
+            permits: Semaphore::new(READERS),
+        })
+    }
+
+    /// Runs `read` on a pooled connection in tokio's blocking pool.
+    pub(crate) async fn read<T, F>(self: &Arc<Self>, read: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let _permit = self.permits.acquire().await.map_err(internal)?;
+        let readers = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.idle.lock().map_err(internal)?.pop();
+            let connection = match pooled {
+                Some(connection) => connection,
+                None => open(&readers.path, true).map_err(internal)?,
+            };
+            let result = read(&connection);
+            readers.idle.lock().map_err(internal)?.push(connection);
+            result
+        })
+        .await
+        .map_err(internal)?
+    }
+}
