@@ -1,1 +1,68 @@
+//! The HTTP face of glassbox: Langfuse's public API (`/api/public/*`) on axum.
+//!
+//! Handlers stay thin: extract and check the request, call a store (or the pure ingest
+//! crate), and map the result to Langfuse's wire JSON. Only this crate knows axum,
+//! status codes and wire shapes.
 
+mod auth;
+mod body;
+mod error;
+mod params;
+mod routes;
+mod wire;
+
+use std::sync::Arc;
+
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+
+use glassbox_store::Stores;
+
+pub use auth::hash_secret_key;
+pub use error::ApiError;
+
+/// Settings the HTTP layer needs.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Salt of the API key hash (`SALT`, as in Langfuse).
+    pub salt: String,
+    /// Version reported by `/api/public/health`.
+    pub version: String,
+    /// Largest accepted JSON body of the ingestion routes, after decompression.
+    pub max_ingestion_body_bytes: usize,
+    /// Largest accepted JSON body of the other routes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            salt: String::new(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            max_ingestion_body_bytes: 4_500_000,
+            max_body_bytes: 1_000_000,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub stores: Stores,
+    pub config: Arc<HttpConfig>,
+}
+
+/// The whole application router. A plain function so that tests can drive it with
+/// `tower::ServiceExt::oneshot`.
+pub fn router(state: AppState) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_methods(AllowMethods::mirror_request())
+        .allow_headers(AllowHeaders::mirror_request());
+    Router::new()
+        .nest("/api/public", routes::public_api())
+        .fallback(routes::not_found)
+        .layer(cors)
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .with_state(state)
+}

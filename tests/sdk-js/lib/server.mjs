@@ -168,7 +168,12 @@ class GlassboxServer {
     this.stopping = true;
     if (this.child && !this.exit) {
       this.child.kill('SIGTERM');
-      const exited = await Promise.race([this.exited, sleep(5_000).then(() => null)]);
+      let timer;
+      const timeout = new Promise((resolve) => {
+        timer = setTimeout(() => resolve(null), 5_000);
+      });
+      const exited = await Promise.race([this.exited, timeout]);
+      clearTimeout(timer);
       if (!exited) {
         this.child.kill('SIGKILL');
         await this.exited;
