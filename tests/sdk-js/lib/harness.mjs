@@ -21,7 +21,7 @@ for (const name of [
 }
 
 export const SDK_RELEASE = 'sdk-js-test-release';
-const MAX_BODY_CHARS = 6_000;
+const MAX_BODY_CHARS = 20_000;
 const READ_RETRY_MS = 2_000;
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

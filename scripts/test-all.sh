@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: Rust unit, conformance, API and binary tests, then the
+# black-box tests with the official Langfuse SDKs against the built binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "==> cargo test (workspace)"
+cargo build --workspace --bins
+cargo test --workspace
+
+echo "==> black-box tests: legacy npm langfuse@3.39.2"
+export GLASSBOX_BIN="$PWD/target/debug/glassbox"
+(cd tests/sdk-js && npm ci --no-audit --no-fund && npm test)
+
+echo "==> all tests passed"
