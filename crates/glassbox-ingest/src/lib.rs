@@ -5,6 +5,7 @@
 //! Invariant: no IO. The HTTP layer reads the body; the store applies the events.
 
 mod body;
+pub mod otlp;
 
 use serde_json::Value;
 

@@ -1,0 +1,11 @@
+//! OTLP trace ingestion, the pure part: decode an `ExportTraceServiceRequest` (protobuf or
+//! OTLP/JSON) and map every span to Langfuse observations and trace updates, following the
+//! attribute mapping of Langfuse's OTLP endpoint (`langfuse.*`, `gen_ai.*`, OpenInference,
+//! Vercel AI SDK `ai.*`, ...). The result is ordinary [`IngestEvent`]s, so OTLP data takes
+//! the same merge and storage path as the batch API.
+
+mod decode;
+mod map;
+
+pub use decode::{OtlpDecodeError, decode_json, decode_protobuf};
+pub use map::{ConvertedExport, RejectedSpan, convert_export};
