@@ -31,6 +31,8 @@ pub struct HttpConfig {
     pub version: String,
     /// Largest accepted JSON body of the ingestion routes, after decompression.
     pub max_ingestion_body_bytes: usize,
+    /// Largest accepted OTLP body, after decompression.
+    pub max_otlp_body_bytes: usize,
     /// Largest accepted JSON body of the other routes.
     pub max_body_bytes: usize,
 }
@@ -41,6 +43,7 @@ impl Default for HttpConfig {
             salt: String::new(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
             max_ingestion_body_bytes: 4_500_000,
+            max_otlp_body_bytes: 64 * 1024 * 1024,
             max_body_bytes: 1_000_000,
         }
     }

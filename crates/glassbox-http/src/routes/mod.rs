@@ -4,6 +4,7 @@ mod health;
 mod ingestion;
 mod legacy_writes;
 mod observations;
+mod otel;
 mod projects;
 mod scores;
 mod sessions;
@@ -40,6 +41,8 @@ pub fn public_api() -> Router<AppState> {
             post(legacy_writes::generation_create).patch(legacy_writes::generation_update),
         )
         .route("/events", post(legacy_writes::event_create))
+        .route("/otel/v1/traces", post(otel::otel_traces))
+        .route("/otel/v1/metrics", post(otel::otel_metrics))
         .route("/observations", get(observations::observations_get_many))
         .route(
             "/observations/{observation_id}",
