@@ -13,12 +13,17 @@ use crate::error::ApiError;
 /// after decompression, and parses it as JSON.
 pub async fn read_json(headers: &HeaderMap, body: Body, limit: usize) -> Result<Value, ApiError> {
     let bytes = read_bytes(headers, body, limit).await?;
+    parse_json(&bytes)
+}
+
+/// Parses a JSON body; an empty or malformed body is a 400 with Langfuse's error body.
+pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     if bytes.is_empty() {
         return Err(ApiError::InvalidRequest(
             "Invalid request data: the body is empty".into(),
         ));
     }
-    serde_json::from_slice(&bytes).map_err(|error| {
+    serde_json::from_slice(bytes).map_err(|error| {
         ApiError::InvalidRequest(format!(
             "Invalid request data: the body is not valid JSON: {error}"
         ))

@@ -10,7 +10,7 @@ use glassbox_ingest::{EventError, validate_batch};
 
 use crate::AppState;
 use crate::auth::ApiAuth;
-use crate::body::read_json;
+use crate::body::{parse_json, read_bytes};
 use crate::error::{ApiError, ApiResult};
 
 pub async fn ingestion_batch(
@@ -19,9 +19,16 @@ pub async fn ingestion_batch(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let body = read_json(&headers, body, state.config.max_ingestion_body_bytes).await?;
-    let validated = validate_batch(&body, auth.access)
-        .map_err(|error| ApiError::InvalidRequest(format!("Invalid request data: {}", error.0)))?;
+    let bytes = read_bytes(&headers, body, state.config.max_ingestion_body_bytes).await?;
+    let access = auth.access;
+    // Parsing and validating up to 4.5 MB of JSON is CPU work: keep it off the reactor.
+    let validated = tokio::task::spawn_blocking(move || {
+        let body = parse_json(&bytes)?;
+        validate_batch(&body, access)
+            .map_err(|error| ApiError::InvalidRequest(format!("Invalid request data: {}", error.0)))
+    })
+    .await
+    .map_err(|error| ApiError::Internal(error.to_string()))??;
     let event_ids: Vec<String> = validated
         .events
         .iter()
