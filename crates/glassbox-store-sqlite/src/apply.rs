@@ -52,6 +52,9 @@ fn load_events(
     Ok(rows)
 }
 
+/// Logs one event. A replayed event id replaces the stored body but keeps the arrival
+/// time and sequence of its first delivery, so that a replay does not move it in the
+/// merge order (which breaks ties of equal timestamps by arrival) nor touch `updated_at`.
 fn log_event(
     connection: &Connection,
     project: &ProjectId,
@@ -60,8 +63,10 @@ fn log_event(
     let event = &logged.event;
     connection
         .prepare_cached(
-            "INSERT OR REPLACE INTO ingest_events (project_id, entity_kind, entity_id, event_id, event_type, \
-             timestamp, received_at, sequence, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO ingest_events (project_id, entity_kind, entity_id, event_id, event_type, \
+             timestamp, received_at, sequence, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+             ON CONFLICT (project_id, entity_kind, entity_id, event_id) DO UPDATE SET \
+             event_type = excluded.event_type, timestamp = excluded.timestamp, body = excluded.body",
         )
         .and_then(|mut statement| {
             statement.execute(params![
@@ -80,10 +85,19 @@ fn log_event(
         .map_err(internal)
 }
 
-/// Adds `logged` to `events`, replacing a logged event with the same id (a replay).
+/// Adds `logged` to `events`, replacing a logged event with the same id (a replay). A
+/// replay keeps the arrival time and place of the first delivery, as [`log_event`] does.
 fn with_event(mut events: Vec<LoggedEvent>, logged: &LoggedEvent) -> Vec<LoggedEvent> {
-    events.retain(|existing| existing.event.event_id != logged.event.event_id);
-    events.push(logged.clone());
+    let mut logged = logged.clone();
+    if let Some(position) = events
+        .iter()
+        .position(|existing| existing.event.event_id == logged.event.event_id)
+    {
+        let first = events.remove(position);
+        logged.received_at = first.received_at;
+        logged.sequence = first.sequence;
+    }
+    events.push(logged);
     events
 }
 

@@ -55,7 +55,9 @@ pub struct TraceQuery {
     pub tags: Vec<String>,
     /// Any of these environments (empty: all).
     pub environments: Vec<String>,
+    /// Inclusive: `timestamp >= from`.
     pub from_timestamp: Option<Micros>,
+    /// Exclusive: `timestamp < to`.
     pub to_timestamp: Option<Micros>,
     pub order: (TraceOrderColumn, SortDirection),
     pub filters: Vec<FilterCondition>,
@@ -86,7 +88,9 @@ pub struct ObservationQuery {
     pub version: Option<String>,
     pub parent_observation_id: Option<String>,
     pub environments: Vec<String>,
+    /// Inclusive: `start_time >= from`.
     pub from_start_time: Option<Micros>,
+    /// Exclusive: `start_time < to`.
     pub to_start_time: Option<Micros>,
     /// `Some(true)`: only observations without a parent.
     pub is_root: Option<bool>,
@@ -104,7 +108,9 @@ pub struct ObservationCursor {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SessionQuery {
+    /// Inclusive, on the creation time.
     pub from_timestamp: Option<Micros>,
+    /// Exclusive, on the creation time.
     pub to_timestamp: Option<Micros>,
     pub environments: Vec<String>,
 }
@@ -125,7 +131,9 @@ pub struct ScoreQuery {
     pub ids: Vec<String>,
     pub names: Vec<String>,
     pub user_id: Option<String>,
+    /// Inclusive: `timestamp >= from`.
     pub from_timestamp: Option<Micros>,
+    /// Exclusive: `timestamp < to`.
     pub to_timestamp: Option<Micros>,
     pub environments: Vec<String>,
     pub sources: Vec<String>,
