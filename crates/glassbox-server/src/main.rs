@@ -36,13 +36,26 @@ enum Command {
     Keys(keys::KeysArgs),
 }
 
+/// Global so that `glassbox keys create --project p --data-dir d` works: without it clap
+/// only accepts these before the `keys` action (`glassbox keys --data-dir d create`).
 #[derive(Args, Clone)]
 pub struct StorageArgs {
     /// Where the embedded database lives.
-    #[arg(long, env = "GLASSBOX_DATA_DIR", default_value = "./glassbox-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "GLASSBOX_DATA_DIR",
+        default_value = "./glassbox-data"
+    )]
     data_dir: PathBuf,
     /// Salt of the API key hashes (Langfuse's `SALT`). Changing it invalidates every key.
-    #[arg(long, env = "SALT", default_value = "", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "SALT",
+        default_value = "",
+        hide_env_values = true
+    )]
     salt: String,
 }
 
@@ -53,6 +66,14 @@ struct ServeArgs {
     host: String,
     #[arg(long, env = "GLASSBOX_PORT", default_value_t = 3000)]
     port: u16,
+    /// URL clients reach glassbox at (`https://glassbox.example.com`, behind a proxy or
+    /// TLS terminator). Used in media upload/download URLs; default: `http://` + the
+    /// request's Host header.
+    #[arg(long, env = "GLASSBOX_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Largest media upload in bytes (Langfuse: 1 GB).
+    #[arg(long, env = "GLASSBOX_MEDIA_MAX_BYTES", default_value_t = HttpConfig::default().max_media_bytes)]
+    media_max_bytes: u64,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -100,8 +121,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let host_url = format!("http://{public_host}:{}", listener.local_addr()?.port());
     bootstrap::run(&stores, &args.storage.salt, &host_url).await?;
+    let public_url = match args.public_url.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+            Some(url.trim_end_matches('/').to_owned())
+        }
+        Some(url) => anyhow::bail!("GLASSBOX_PUBLIC_URL must start with http:// or https://, got `{url}`"),
+    };
     let config = HttpConfig {
         salt: args.storage.salt.clone(),
+        max_media_bytes: args.media_max_bytes,
+        public_url,
         ..HttpConfig::default()
     };
     let app = router(AppState {
@@ -109,15 +139,35 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config: Arc::new(config),
     });
     tracing::info!(%address, data_dir = %args.storage.data_dir.display(), "glassbox is listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
-    // In-flight requests have finished; commit what is queued and stop the writer.
+    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
+    let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = signalled.send(());
+    });
+    // A client that stalls mid-request (a partial head or body) would hold the graceful
+    // shutdown open forever; after the signal, in-flight requests get DRAIN_DEADLINE.
+    let drain_expired = async move {
+        match on_signal.await {
+            Ok(()) => tokio::time::sleep(DRAIN_DEADLINE).await,
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        served = serving => served.context("serving HTTP")?,
+        () = drain_expired => tracing::warn!(
+            "requests still in flight {}s after the signal; stopping without them",
+            DRAIN_DEADLINE.as_secs()
+        ),
+    }
+    // In-flight requests have finished (or timed out); commit what is queued and stop
+    // the writer. Nothing acknowledged is lost: a 2xx is only sent after its commit.
     backend.shutdown();
     tracing::info!("glassbox stopped");
     Ok(())
 }
+
+/// How long a SIGTERM/SIGINT waits for in-flight requests before stopping anyway.
+const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn shutdown_signal() {
     let interrupt = async {

@@ -1,0 +1,11 @@
+//! Black-box tests of the real `glassbox` binary: each test starts the built executable
+//! on a temporary data directory and a free loopback port, and talks to it over HTTP the
+//! way an SDK would.
+//!
+//! No test asserts tight timings: waits poll with generous deadlines so that a loaded
+//! two-core machine does not make them flaky.
+
+mod credentials;
+mod durability;
+mod startup;
+mod support;
