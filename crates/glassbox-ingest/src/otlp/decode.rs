@@ -20,20 +20,29 @@ pub fn decode_json(bytes: &[u8]) -> Result<ExportTraceServiceRequest, OtlpDecode
     let mut value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|error| OtlpDecodeError(format!("invalid OTLP JSON: {error}")))?;
     if !value.is_object() {
-        return Err(OtlpDecodeError("invalid OTLP JSON: expected an ExportTraceServiceRequest object".into()));
+        return Err(OtlpDecodeError(
+            "invalid OTLP JSON: expected an ExportTraceServiceRequest object".into(),
+        ));
     }
     normalize_enum_names(&mut value);
-    serde_json::from_value(value).map_err(|error| OtlpDecodeError(format!("invalid OTLP JSON: {error}")))
+    serde_json::from_value(value)
+        .map_err(|error| OtlpDecodeError(format!("invalid OTLP JSON: {error}")))
 }
 
 /// Replaces enum names that some exporters send (`"kind": "SPAN_KIND_CLIENT"`,
 /// `"code": "STATUS_CODE_ERROR"`) by their numbers, which the generated serde expects.
 fn normalize_enum_names(value: &mut serde_json::Value) {
-    let Some(resource_spans) = value.get_mut("resourceSpans").and_then(|v| v.as_array_mut()) else {
+    let Some(resource_spans) = value
+        .get_mut("resourceSpans")
+        .and_then(|v| v.as_array_mut())
+    else {
         return;
     };
     for resource_span in resource_spans {
-        let Some(scope_spans) = resource_span.get_mut("scopeSpans").and_then(|v| v.as_array_mut()) else {
+        let Some(scope_spans) = resource_span
+            .get_mut("scopeSpans")
+            .and_then(|v| v.as_array_mut())
+        else {
             continue;
         };
         for scope_span in scope_spans {
@@ -52,7 +61,11 @@ fn normalize_enum_names(value: &mut serde_json::Value) {
                     };
                     span["kind"] = serde_json::json!(number);
                 }
-                if let Some(code) = span.get("status").and_then(|s| s.get("code")).and_then(|c| c.as_str()) {
+                if let Some(code) = span
+                    .get("status")
+                    .and_then(|s| s.get("code"))
+                    .and_then(|c| c.as_str())
+                {
                     let number = match code {
                         "STATUS_CODE_OK" => 1,
                         "STATUS_CODE_ERROR" => 2,
@@ -71,7 +84,12 @@ mod tests {
 
     #[test]
     fn hostile_bytes_are_errors_not_panics() {
-        for bytes in [&b"\xff\xff\xff\xff"[..], b"\x0a\xff\xff\xff\xff\x0f", b"random garbage bytes", b""] {
+        for bytes in [
+            &b"\xff\xff\xff\xff"[..],
+            b"\x0a\xff\xff\xff\xff\x0f",
+            b"random garbage bytes",
+            b"",
+        ] {
             let _ = decode_protobuf(bytes);
         }
         assert!(decode_protobuf(b"\x0a\xff\xff\xff\xff\x0f").is_err());
@@ -86,6 +104,9 @@ mod tests {
         let span = &request.resource_spans[0].scope_spans[0].spans[0];
         assert_eq!(span.kind, 3);
         assert_eq!(span.end_time_unix_nano, 1_700_000_001_000_000_000);
-        assert_eq!(hex::encode(&span.trace_id), "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(
+            hex::encode(&span.trace_id),
+            "0af7651916cd43dd8448eb211c80319c"
+        );
     }
 }

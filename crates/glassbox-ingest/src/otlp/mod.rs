@@ -3,9 +3,19 @@
 //! attribute mapping of Langfuse's OTLP endpoint (`langfuse.*`, `gen_ai.*`, OpenInference,
 //! Vercel AI SDK `ai.*`, ...). The result is ordinary [`IngestEvent`]s, so OTLP data takes
 //! the same merge and storage path as the batch API.
+//!
+//! [`IngestEvent`]: glassbox_model::ingest::IngestEvent
 
+mod attributes;
 mod decode;
+mod io;
 mod map;
+mod observation_type;
+mod trace_attributes;
+mod usage;
 
 pub use decode::{OtlpDecodeError, decode_json, decode_protobuf};
 pub use map::{ConvertedExport, RejectedSpan, convert_export};
+
+#[cfg(test)]
+mod tests;
