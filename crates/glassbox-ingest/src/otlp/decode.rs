@@ -29,6 +29,25 @@ pub fn decode_json(bytes: &[u8]) -> Result<ExportTraceServiceRequest, OtlpDecode
         .map_err(|error| OtlpDecodeError(format!("invalid OTLP JSON: {error}")))
 }
 
+/// Some exporters send ids base64-encoded (protobuf's JSON mapping) instead of hex, which
+/// the OTLP/JSON spec asks for. Converts such ids to hex; anything else is left for the
+/// decoder (and the span checks) to reject.
+fn base64_id_to_hex(span: &mut serde_json::Value, key: &str, byte_length: usize) {
+    use base64::Engine;
+    let Some(text) = span.get(key).and_then(|v| v.as_str()) else {
+        return;
+    };
+    let is_hex = text.len() == byte_length * 2 && text.bytes().all(|b| b.is_ascii_hexdigit());
+    if is_hex || text.is_empty() {
+        return;
+    }
+    if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(text) {
+        if decoded.len() == byte_length {
+            span[key] = serde_json::Value::String(hex::encode(decoded));
+        }
+    }
+}
+
 /// Replaces enum names that some exporters send (`"kind": "SPAN_KIND_CLIENT"`,
 /// `"code": "STATUS_CODE_ERROR"`) by their numbers, which the generated serde expects.
 fn normalize_enum_names(value: &mut serde_json::Value) {
@@ -50,6 +69,9 @@ fn normalize_enum_names(value: &mut serde_json::Value) {
                 continue;
             };
             for span in spans {
+                for (key, bytes) in [("traceId", 16), ("spanId", 8), ("parentSpanId", 8)] {
+                    base64_id_to_hex(span, key, bytes);
+                }
                 if let Some(kind) = span.get("kind").and_then(|k| k.as_str()) {
                     let number = match kind {
                         "SPAN_KIND_INTERNAL" => 1,
@@ -108,5 +130,17 @@ mod tests {
             hex::encode(&span.trace_id),
             "0af7651916cd43dd8448eb211c80319c"
         );
+    }
+
+    #[test]
+    fn json_accepts_base64_ids() {
+        let body = br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"CvdlGRbNQ92ESOshHIAxnA==","spanId":"t61rcWkgMzE=","name":"x","startTimeUnixNano":"1"}]}]}]}"#;
+        let request = decode_json(body).unwrap();
+        let span = &request.resource_spans[0].scope_spans[0].spans[0];
+        assert_eq!(
+            hex::encode(&span.trace_id),
+            "0af7651916cd43dd8448eb211c80319c"
+        );
+        assert_eq!(hex::encode(&span.span_id), "b7ad6b7169203331");
     }
 }
