@@ -4,15 +4,15 @@
 //! path as batch events:
 //!
 //! - the observation event id is `otel:{trace}:{span}`, so a re-sent span replaces itself;
-//! - a root span (no parent, or `langfuse.internal.as_root`) writes the full trace (name
+//! - a root span (no parent, `langfuse.internal.as_root` or `langfuse.internal.is_app_root`)
+//!   writes the full trace (name
 //!   and input/output default to the observation's);
 //! - a span with trace-level attributes updates the trace with those;
 //! - any other span writes `{timestamp, environment}` so that the trace exists.
 //!
 //! Not mapped (yet): tool definitions and tool calls are not moved out of the metadata
 //! into `tool_definitions`/`tool_calls`; media payloads are not uploaded; LiveKit debug
-//! span names do not set the DEBUG level; `langfuse.internal.is_app_root` is kept as an
-//! attribute only; experiment attributes stay in the metadata.
+//! span names do not set the DEBUG level; experiment attributes stay in the metadata.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -120,11 +120,8 @@ fn span_times(span: &Span, received_at: Micros) -> (Micros, Micros) {
     }
 }
 
-/// The parent observation id; `None` for a root span.
+/// The parent observation id, kept even for spans flagged as roots (as Langfuse does).
 fn parent_id(view: &SpanView<'_>) -> Option<String> {
-    if view.attr().flag("langfuse.internal.as_root") {
-        return None;
-    }
     let parent = &view.span.parent_span_id;
     (!parent.is_empty() && parent.iter().any(|byte| *byte != 0)).then(|| hex::encode(parent))
 }
@@ -229,6 +226,9 @@ fn convert_span(
         put(&mut body, "promptName", prompt_name);
         put(&mut body, "promptVersion", prompt_version);
     }
+    if view.attr().flag("langfuse.internal.is_app_root") {
+        put(&mut body, "isAppRoot", true);
+    }
     let observation = IngestEvent {
         event_id: format!("otel:{trace_id}:{span_id}"),
         event_type: "observation-create".to_owned(),
@@ -242,7 +242,12 @@ fn convert_span(
     let mut trace_body = Map::new();
     put(&mut trace_body, "timestamp", start);
     put(&mut trace_body, "environment", environment);
-    let is_root = parent.is_none();
+    // A root writes the whole trace: a span without a parent, a span the SDK exported as
+    // the root of a continued trace (`as_root`), or the app's logical root under a
+    // framework span that was not exported (`is_app_root`).
+    let is_root = parent.is_none()
+        || view.attr().flag("langfuse.internal.as_root")
+        || view.attr().flag("langfuse.internal.is_app_root");
     if is_root || trace.present {
         put_some(
             &mut trace_body,

@@ -151,12 +151,8 @@ fn every_fixture_export_converts_completely() {
                     .unwrap_or_else(|| panic!("{file}: no observation for {id}"));
                 let body = &observation.body;
                 assert_eq!(body["traceId"], span["traceId"], "{file} {id}");
-                let as_root = span["attributes"]["langfuse.internal.as_root"] == json!(true);
-                let parent = if as_root {
-                    Value::Null
-                } else {
-                    span["parentSpanId"].clone()
-                };
+                // Roots flagged with `as_root` keep their (remote) parent id.
+                let parent = span["parentSpanId"].clone();
                 assert_eq!(
                     body.get("parentObservationId")
                         .cloned()
@@ -369,9 +365,10 @@ fn python_b_observation_types() {
         mapped.named("travel-agent")["metadata"]["agent_version"],
         json!("2")
     );
-    // `langfuse.internal.as_root`: the remote parent is never exported.
+    // `langfuse.internal.as_root`: the remote parent is never exported, but its id is kept
+    // and the span still writes the whole trace.
     let remote = mapped.named("continued-remote");
-    assert!(!remote.contains_key("parentObservationId"));
+    assert_eq!(remote["parentObservationId"], json!("abcdefabcdef0123"));
     let seeded = mapped.trace("cebe8380d392dcb99381ac50b56334fb");
     assert_eq!(seeded.name.as_deref(), Some("continued-remote"));
     assert_eq!(seeded.input, Some(json!("from another service")));

@@ -290,11 +290,13 @@ fn js_v5_tracing_client() {
     assert_eq!(trace.metadata["tenant"], json!("acme"));
     assert_eq!(trace.metadata["region"], json!("eu"));
     assert_eq!(trace.version.as_deref(), Some("js-1.0.0"));
-    // A child of a remote parent that was never exported: the trace still exists.
+    // A child of a remote parent that was never exported, marked as the app's root: it
+    // keeps its parent id and names the trace.
     let remote = mapped.named("js-remote-child");
     assert_eq!(remote["parentObservationId"], json!("0123456789abcdef"));
+    assert_eq!(remote["isAppRoot"], json!(true));
     let orphan = mapped.trace("800c98db930f81bf53ca324341e072fe");
-    assert_eq!(orphan.name, None);
+    assert_eq!(orphan.name.as_deref(), Some("js-remote-child"));
     assert_eq!(orphan.timestamp, 1_795_753_401_360_000);
 }
 

@@ -83,7 +83,10 @@ fn parents_and_roots() {
         json!({"timestamp": 1_700_000_000_123_456_i64, "environment": "default"})
     );
     let as_root = child.clone().attr("langfuse.internal.as_root", json!(true));
-    assert!(!as_root.observation().contains_key("parentObservationId"));
+    assert_eq!(
+        as_root.observation()["parentObservationId"],
+        json!(PARENT_ID)
+    );
     assert_eq!(as_root.trace()["name"], json!("child"));
     let zero_parent = SpanBuilder::new("z").parent("0000000000000000");
     assert!(
