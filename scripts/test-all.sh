@@ -12,4 +12,7 @@ echo "==> black-box tests: legacy npm langfuse@3.39.2"
 export GLASSBOX_BIN="$PWD/target/debug/glassbox"
 (cd tests/sdk-js && npm ci --no-audit --no-fund && npm test)
 
+echo "==> black-box tests: Python langfuse==5.0.4 (+ LangChain, LangGraph, OpenAI, plain OTel)"
+./tests/sdk-python/run.sh -q
+
 echo "==> all tests passed"
