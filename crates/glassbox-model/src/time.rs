@@ -8,7 +8,15 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 /// Microseconds since the Unix epoch, UTC.
 pub type Micros = i64;
 
-/// Parses an ISO-8601 datetime that carries an offset. A naive datetime is rejected.
+/// `0001-01-01T00:00:00Z`, the earliest instant [`format_iso`] writes as a valid
+/// ISO-8601 (and Python `datetime`) timestamp.
+pub const MIN_MICROS: Micros = -62_135_596_800_000_000;
+/// `9999-12-31T23:59:59.999999Z`, the latest instant [`format_iso`] can write.
+pub const MAX_MICROS: Micros = 253_402_300_799_999_999;
+
+/// Parses an ISO-8601 datetime that carries an offset. A naive datetime is rejected, and
+/// so is one whose UTC instant lies outside the years 1 to 9999 (`9999-12-31T23:59-01:00`
+/// is in year 10000 UTC): such a value could not be written back.
 pub fn parse_iso_with_offset(text: &str) -> Option<Micros> {
     let parsed = OffsetDateTime::parse(text, &Rfc3339).ok().or_else(|| {
         // RFC 3339 needs seconds; ISO-8601 allows `2025-01-01T10:00Z`. Accept that too.
@@ -16,7 +24,7 @@ pub fn parse_iso_with_offset(text: &str) -> Option<Micros> {
         let with_seconds = format!("{date_time}:00{offset}");
         OffsetDateTime::parse(&with_seconds, &Rfc3339).ok()
     })?;
-    Some(to_micros(parsed))
+    Some(to_micros(parsed)).filter(|micros| (MIN_MICROS..=MAX_MICROS).contains(micros))
 }
 
 /// Parses a datetime leniently: with an offset, or naive (taken as UTC), or a date only.
@@ -95,6 +103,23 @@ mod tests {
             parse_iso_with_offset("2025-01-01T10:00Z").unwrap(),
             parse_iso_with_offset("2025-01-01T10:00:00Z").unwrap()
         );
+    }
+
+    #[test]
+    fn rejects_instants_that_cannot_be_written_back() {
+        assert_eq!(
+            parse_iso_with_offset("0001-01-01T00:00:00Z"),
+            Some(MIN_MICROS)
+        );
+        assert_eq!(
+            parse_iso_with_offset("9999-12-31T23:59:59.999999Z"),
+            Some(MAX_MICROS)
+        );
+        assert_eq!(format_iso(MIN_MICROS), "0001-01-01T00:00:00.000Z");
+        assert_eq!(format_iso(MAX_MICROS), "9999-12-31T23:59:59.999Z");
+        assert!(parse_iso_with_offset("9999-12-31T23:59:59-23:59").is_none());
+        assert!(parse_iso_with_offset("0001-01-01T00:00:00+01:00").is_none());
+        assert!(parse_iso_with_offset("0000-06-01T00:00:00Z").is_none());
     }
 
     #[test]
