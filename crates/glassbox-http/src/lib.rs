@@ -1,4 +1,5 @@
-//! The HTTP face of glassbox: Langfuse's public API (`/api/public/*`) on axum.
+//! The HTTP face of glassbox: Langfuse's public API (`/api/public/*`) on axum, and the
+//! OTLP/gRPC trace receiver (`grpc.rs`, tonic) that shares its auth and ingest path.
 //!
 //! Handlers stay thin: extract and check the request, call a store (or the pure ingest
 //! crate), and map the result to Langfuse's wire JSON. Only this crate knows axum,
@@ -7,6 +8,8 @@
 mod auth;
 mod body;
 mod error;
+mod grpc;
+mod otlp_ingest;
 mod params;
 mod routes;
 mod wire;
@@ -21,6 +24,7 @@ use glassbox_store::Stores;
 
 pub use auth::hash_secret_key;
 pub use error::ApiError;
+pub use grpc::{OtlpTraceService, otlp_trace_service, serve_otlp_grpc};
 
 /// Settings the HTTP layer needs.
 #[derive(Debug, Clone)]
@@ -35,6 +39,11 @@ pub struct HttpConfig {
     pub max_otlp_body_bytes: usize,
     /// Largest accepted JSON body of the other routes.
     pub max_body_bytes: usize,
+    /// Largest media upload (`contentLength` of `POST /api/public/media`).
+    pub max_media_bytes: u64,
+    /// Base URL clients reach glassbox at (`https://glassbox.example.com`), used in media
+    /// upload and download URLs. `None`: `http://` plus the request's `Host` header.
+    pub public_url: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -45,6 +54,12 @@ impl Default for HttpConfig {
             max_ingestion_body_bytes: 4_500_000,
             max_otlp_body_bytes: 64 * 1024 * 1024,
             max_body_bytes: 1_000_000,
+            // Langfuse allows 1 GB, but its bytes go straight to S3. Glassbox receives and
+            // hashes them itself and keeps them on the local disk beside the database, so
+            // the default is smaller: one client cannot fill the disk or hold a connection
+            // for minutes by accident. Raise it for large audio/video.
+            max_media_bytes: 100 * 1024 * 1024,
+            public_url: None,
         }
     }
 }

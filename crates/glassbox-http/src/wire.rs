@@ -562,3 +562,20 @@ pub fn session(project: &ProjectId, session: &Session) -> Map<String, Value> {
     object.insert("environment".into(), json!(session.environment));
     object
 }
+
+/// `GetMediaResponse`.
+pub fn media_object(
+    record: &glassbox_store::MediaRecord,
+    uploaded_at: glassbox_model::Micros,
+    url: &str,
+    url_expiry: glassbox_model::Micros,
+) -> Value {
+    json!({
+        "mediaId": record.id,
+        "contentType": record.content_type,
+        "contentLength": record.content_length,
+        "uploadedAt": format_iso(uploaded_at),
+        "url": url,
+        "urlExpiry": format_iso(url_expiry),
+    })
+}

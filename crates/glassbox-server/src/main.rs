@@ -1,5 +1,5 @@
 //! The `glassbox` binary: parses the command line, opens the store, bootstraps the first
-//! organization/project/key, and serves HTTP until SIGINT or SIGTERM.
+//! organization/project/key, and serves HTTP (and OTLP/gRPC) until SIGINT or SIGTERM.
 //!
 //! Invariant: this is the only crate that reads the environment and names backends.
 
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use glassbox_http::{AppState, HttpConfig, router};
+use glassbox_http::{AppState, HttpConfig, router, serve_otlp_grpc};
 use glassbox_store::Stores;
 use glassbox_store_sqlite::SqliteStore;
 
@@ -66,6 +66,16 @@ struct ServeArgs {
     host: String,
     #[arg(long, env = "GLASSBOX_PORT", default_value_t = 3000)]
     port: u16,
+    /// Port of the OTLP/gRPC trace receiver (`TraceService/Export`), on the same --host.
+    #[arg(long, env = "GLASSBOX_OTLP_GRPC_PORT", default_value_t = 4317)]
+    otlp_grpc_port: u16,
+    /// Do not start the OTLP/gRPC receiver (OTLP/HTTP on --port is unaffected).
+    #[arg(
+        long,
+        env = "GLASSBOX_OTLP_GRPC_DISABLED",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    no_otlp_grpc: bool,
     /// URL clients reach glassbox at (`https://glassbox.example.com`, behind a proxy or
     /// TLS terminator). Used in media upload/download URLs; default: `http://` + the
     /// request's Host header.
@@ -107,6 +117,15 @@ fn open_stores(storage: &StorageArgs) -> anyhow::Result<(Arc<SqliteStore>, Store
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let public_url = match args.public_url.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+            Some(url.trim_end_matches('/').to_owned())
+        }
+        Some(url) => {
+            anyhow::bail!("GLASSBOX_PUBLIC_URL must start with http:// or https://, got `{url}`")
+        }
+    };
     let (backend, stores) = open_stores(&args.storage)?;
     let address: SocketAddr = format!("{}:{}", args.host, args.port)
         .parse()
@@ -119,41 +138,77 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         args.host.clone()
     };
+    // Bound before anything is served, so a busy port fails the start-up, not a request.
+    let grpc_listener = if args.no_otlp_grpc {
+        None
+    } else {
+        let grpc_address = SocketAddr::new(address.ip(), args.otlp_grpc_port);
+        let grpc_listener = tokio::net::TcpListener::bind(grpc_address)
+            .await
+            .with_context(|| {
+                format!(
+                    "binding the OTLP/gRPC receiver to {grpc_address}: choose another \
+                     --otlp-grpc-port (GLASSBOX_OTLP_GRPC_PORT) or disable it with \
+                     --no-otlp-grpc (GLASSBOX_OTLP_GRPC_DISABLED=true)"
+                )
+            })?;
+        Some(grpc_listener)
+    };
     let host_url = format!("http://{public_host}:{}", listener.local_addr()?.port());
     bootstrap::run(&stores, &args.storage.salt, &host_url).await?;
-    let public_url = match args.public_url.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-            Some(url.trim_end_matches('/').to_owned())
-        }
-        Some(url) => anyhow::bail!("GLASSBOX_PUBLIC_URL must start with http:// or https://, got `{url}`"),
-    };
     let config = HttpConfig {
         salt: args.storage.salt.clone(),
         max_media_bytes: args.media_max_bytes,
         public_url,
         ..HttpConfig::default()
     };
-    let app = router(AppState {
+    let state = AppState {
         stores,
         config: Arc::new(config),
-    });
+    };
+    let app = router(state.clone());
     tracing::info!(%address, data_dir = %args.storage.data_dir.display(), "glassbox is listening");
-    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
-    let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+    // One signal stops both servers: each stops accepting and drains its in-flight calls.
+    let (signalled, on_signal) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
         shutdown_signal().await;
-        let _ = signalled.send(());
+        let _ = signalled.send(true);
     });
+    let stopping = move || {
+        let mut on_signal = on_signal.clone();
+        async move {
+            // An error means the sender is gone; nothing can signal any more, so stop.
+            let _ = on_signal.wait_for(|signalled| *signalled).await;
+        }
+    };
+    let http = async {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stopping())
+            .await
+            .context("serving HTTP")
+    };
+    let grpc = async {
+        let Some(grpc_listener) = grpc_listener else {
+            return Ok(());
+        };
+        let grpc_address = grpc_listener.local_addr()?;
+        tracing::info!(%grpc_address, "OTLP/gRPC receiver is listening");
+        serve_otlp_grpc(grpc_listener, state, stopping())
+            .await
+            .context("serving OTLP/gRPC")
+    };
+    let serving = async { tokio::try_join!(http, grpc).map(|_| ()) };
     // A client that stalls mid-request (a partial head or body) would hold the graceful
     // shutdown open forever; after the signal, in-flight requests get DRAIN_DEADLINE.
-    let drain_expired = async move {
-        match on_signal.await {
-            Ok(()) => tokio::time::sleep(DRAIN_DEADLINE).await,
-            Err(_) => std::future::pending::<()>().await,
+    let drain_expired = {
+        let stopped = stopping();
+        async move {
+            stopped.await;
+            tokio::time::sleep(DRAIN_DEADLINE).await;
         }
     };
     tokio::select! {
-        served = serving => served.context("serving HTTP")?,
+        served = serving => served?,
         () = drain_expired => tracing::warn!(
             "requests still in flight {}s after the signal; stopping without them",
             DRAIN_DEADLINE.as_secs()

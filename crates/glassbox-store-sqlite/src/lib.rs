@@ -1,4 +1,5 @@
-//! The embedded backend: one SQLite database file in the data directory.
+//! The embedded backend: one SQLite database file in the data directory, and media
+//! blobs as files under `<data-dir>/media/`.
 //!
 //! Writes go through one writer thread that folds concurrent requests into a shared
 //! transaction (group commit) with `synchronous = FULL`, so a write that returned is on
@@ -10,6 +11,7 @@
 mod admin;
 mod apply;
 mod connection;
+mod media;
 mod migrations;
 mod reads;
 mod rows;
@@ -21,6 +23,7 @@ use std::sync::atomic::AtomicI64;
 
 use connection::{Readers, Writer, open_writer};
 
+pub use media::MEDIA_DIR;
 pub use migrations::LATEST_VERSION as SCHEMA_VERSION;
 
 /// File name of the database inside the data directory.
@@ -31,6 +34,8 @@ pub struct SqliteStore {
     readers: Arc<Readers>,
     /// Arrival order of logged events; continues from the stored maximum.
     sequence: Arc<AtomicI64>,
+    /// `<data-dir>/media`: one directory per project, one file per uploaded media record.
+    media_dir: PathBuf,
 }
 
 impl SqliteStore {
@@ -40,6 +45,7 @@ impl SqliteStore {
             .map_err(|error| format!("creating data directory {}: {error}", data_dir.display()))?;
         let path: PathBuf = data_dir.join(DATABASE_FILE);
         let connection = open_writer(&path)?;
+        let media_dir = media::prepare_media_dir(data_dir)?;
         let last_sequence: i64 = connection
             .query_row(
                 "SELECT COALESCE(MAX(sequence), 0) FROM ingest_events",
@@ -51,6 +57,7 @@ impl SqliteStore {
             writer: Writer::start(connection),
             readers: Readers::new(path),
             sequence: Arc::new(AtomicI64::new(last_sequence)),
+            media_dir,
         }))
     }
 

@@ -5,6 +5,7 @@
 //! Invariant: every read and write is scoped by a [`ProjectId`]; there is no unscoped
 //! access to telemetry. No SQL lives here.
 
+pub mod media;
 pub mod query;
 pub mod testsuite;
 
@@ -18,6 +19,7 @@ use glassbox_model::{
     Trace, User,
 };
 
+pub use media::*;
 pub use query::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -215,13 +217,20 @@ pub struct Stores {
     pub observations: Arc<dyn ObservationStore>,
     pub sessions: Arc<dyn SessionStore>,
     pub scores: Arc<dyn ScoreStore>,
+    pub media: Arc<dyn MediaStore>,
 }
 
 impl Stores {
     /// All stores from one backend object that implements every trait.
     pub fn from_backend<B>(backend: Arc<B>) -> Self
     where
-        B: AdminStore + IngestStore + TraceStore + ObservationStore + SessionStore + ScoreStore,
+        B: AdminStore
+            + IngestStore
+            + TraceStore
+            + ObservationStore
+            + SessionStore
+            + ScoreStore
+            + MediaStore,
     {
         Stores {
             admin: backend.clone(),
@@ -229,7 +238,8 @@ impl Stores {
             traces: backend.clone(),
             observations: backend.clone(),
             sessions: backend.clone(),
-            scores: backend,
+            scores: backend.clone(),
+            media: backend,
         }
     }
 }

@@ -96,8 +96,21 @@ export function useGlassbox() {
     failed: false,
   };
 
+  // Root-level `before` hooks of node:test run concurrently, so hooks that need the server
+  // (e.g. lib/v5.mjs) await `ctx.serverReady` instead of reading `ctx.server` directly.
+  let serverStarted;
+  ctx.serverReady = new Promise((resolve, reject) => {
+    serverStarted = { resolve, reject };
+  });
+  ctx.serverReady.catch(() => {}); // reported by the hook below
   before(async () => {
-    ctx.server = await startGlassbox();
+    try {
+      ctx.server = await startGlassbox();
+      serverStarted.resolve(ctx.server);
+    } catch (err) {
+      serverStarted.reject(err);
+      throw err;
+    }
   });
 
   beforeEach(() => {
@@ -185,11 +198,11 @@ export function useGlassbox() {
 
   /**
    * GET expecting 200 and a JSON body for which `ready(json)` holds. Retries for at most
-   * 2 s (writes should be visible immediately; this only absorbs scheduling jitter), then
-   * fails with the last response.
+   * 2 s (writes should be visible immediately; this only absorbs scheduling jitter) or
+   * `timeoutMs`, then fails with the last response.
    */
-  ctx.read = async (pathAndQuery, ready = () => true) => {
-    const deadline = Date.now() + READ_RETRY_MS;
+  ctx.read = async (pathAndQuery, ready = () => true, { timeoutMs = READ_RETRY_MS } = {}) => {
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
       const res = await ctx.get(pathAndQuery);
       if (res.status === 200 && res.json !== undefined && ready(res.json)) return res.json;

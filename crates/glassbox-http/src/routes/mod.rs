@@ -3,6 +3,7 @@
 mod health;
 mod ingestion;
 mod legacy_writes;
+mod media;
 mod observations;
 mod otel;
 mod projects;
@@ -11,7 +12,7 @@ mod sessions;
 mod traces;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -65,6 +66,14 @@ pub fn public_api() -> Router<AppState> {
         .route("/v2/scores", get(scores::score_v2_get))
         .route("/v2/scores/{score_id}", get(scores::score_v2_get_by_id))
         .route("/v3/scores", get(scores::score_v3_get))
+        .route("/media", post(media::media_create))
+        .route(
+            "/media/{media_id}",
+            get(media::media_get).patch(media::media_patch),
+        )
+        // Authorised by the token in the URL, not by an API key.
+        .route("/media/{media_id}/upload", put(media::media_upload))
+        .route("/media/{media_id}/content", get(media::media_content))
         .method_not_allowed_fallback(method_not_allowed)
 }
 

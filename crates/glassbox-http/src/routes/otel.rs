@@ -1,7 +1,8 @@
 //! `POST /api/public/otel/v1/traces`: OTLP/HTTP with protobuf or JSON bodies (gzip
 //! optional), as Langfuse's SDKs and any OpenTelemetry exporter send them. The answer
 //! follows the OTLP/HTTP spec: an `ExportTraceServiceResponse` in the request's encoding,
-//! with `partial_success` when spans were rejected.
+//! with `partial_success` when spans were rejected. Mapping and storing are
+//! `otlp_ingest::ingest_export`, shared with the OTLP/gRPC receiver.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -14,13 +15,13 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 use serde_json::json;
 
-use glassbox_ingest::otlp::{convert_export, decode_json, decode_protobuf};
-use glassbox_model::time::now_micros;
+use glassbox_ingest::otlp::{decode_json, decode_protobuf};
 
 use crate::AppState;
 use crate::auth::ProjectAuth;
 use crate::body::read_bytes;
 use crate::error::{ApiError, ApiResult};
+use crate::otlp_ingest::ingest_export;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Encoding {
@@ -71,44 +72,15 @@ pub async fn otel_traces(
     let encoding = request_encoding(&headers)?;
     check_ingestion_version(&headers)?;
     let bytes = read_bytes(&headers, body, state.config.max_otlp_body_bytes).await?;
-    // Decoding and mapping are CPU work: keep them off the reactor.
-    let converted = tokio::task::spawn_blocking(move || {
-        let request = match encoding {
-            Encoding::Protobuf => decode_protobuf(&bytes),
-            Encoding::Json => decode_json(&bytes),
-        }
-        .map_err(|error| ApiError::InvalidRequest(error.0))?;
-        Ok::<_, ApiError>(convert_export(&request, now_micros()))
+    // Decoding is CPU work: keep it off the reactor.
+    let request = tokio::task::spawn_blocking(move || match encoding {
+        Encoding::Protobuf => decode_protobuf(&bytes),
+        Encoding::Json => decode_json(&bytes),
     })
     .await
-    .map_err(|error| ApiError::Internal(error.to_string()))??;
-    if converted.span_count > 0 && converted.rejected.len() == converted.span_count {
-        let first = &converted.rejected[0];
-        return Err(ApiError::InvalidRequest(format!(
-            "Invalid OTLP trace export: {} of {} span(s) cannot be processed (span {}: {})",
-            converted.rejected.len(),
-            converted.span_count,
-            first.span_id,
-            first.reason
-        )));
-    }
-    let outcomes = state
-        .stores
-        .ingest
-        .ingest(&auth.project_id, converted.events)
-        .await?;
-    let failed = outcomes.iter().filter(|outcome| outcome.is_err()).count();
-    let rejected = converted.rejected.len();
-    let message = converted
-        .rejected
-        .first()
-        .map(|span| format!("span {}: {}", span.span_id, span.reason))
-        .or_else(|| outcomes.iter().find_map(|outcome| outcome.clone().err()))
-        .unwrap_or_default();
-    let partial = (rejected + failed > 0).then(|| ExportTracePartialSuccess {
-        rejected_spans: (rejected + failed) as i64,
-        error_message: message,
-    });
+    .map_err(|error| ApiError::Internal(error.to_string()))?
+    .map_err(|error| ApiError::InvalidRequest(error.0))?;
+    let partial = ingest_export(&state.stores, &auth.project_id, request).await?;
     Ok(export_response(encoding, partial))
 }
 
