@@ -360,7 +360,7 @@ pub fn observation_v2(
         );
         object.insert(
             "isRootObservation".into(),
-            json!(observation.parent_observation_id.is_none()),
+            json!(observation.parent_observation_id.is_none() || observation.is_app_root),
         );
     }
     if fields.time {

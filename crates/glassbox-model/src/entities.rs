@@ -135,6 +135,9 @@ pub struct Observation {
     pub id: String,
     pub trace_id: String,
     pub parent_observation_id: Option<String>,
+    /// The app's logical root although it has a parent (a framework span that was not
+    /// exported); counts as a root for the v2 observations API.
+    pub is_app_root: bool,
     pub r#type: String,
     pub name: Option<String>,
     pub start_time: Micros,

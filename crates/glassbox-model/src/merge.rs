@@ -228,6 +228,10 @@ pub fn fold_observation(id: &str, events: &[LoggedEvent]) -> Option<Observation>
             .map(value_to_string)
             .unwrap_or_else(|| id.to_owned()),
         parent_observation_id: fold.latest_string("parentObservationId"),
+        is_app_root: fold
+            .latest("isAppRoot")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         r#type: fold
             .latest_string("type")
             .unwrap_or_else(|| "SPAN".to_owned()),

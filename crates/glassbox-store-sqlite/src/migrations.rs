@@ -8,6 +8,10 @@ use rusqlite::Connection;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_media.sql")),
+    (
+        3,
+        include_str!("../migrations/0003_observation_app_root.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

@@ -322,8 +322,11 @@ fn observation_where(project: &ProjectId, query: &ObservationQuery) -> StoreResu
         clauses.push("o.start_time < ?", [SqlValue::from(to)]);
     }
     match query.is_root {
-        Some(true) => clauses.push("o.parent_observation_id IS NULL", []),
-        Some(false) => clauses.push("o.parent_observation_id IS NOT NULL", []),
+        Some(true) => clauses.push("(o.parent_observation_id IS NULL OR o.is_app_root = 1)", []),
+        Some(false) => clauses.push(
+            "(o.parent_observation_id IS NOT NULL AND o.is_app_root = 0)",
+            [],
+        ),
         None => {}
     }
     apply_filters(&mut clauses, &query.filters, &ObservationColumns).map_err(invalid_filter)?;

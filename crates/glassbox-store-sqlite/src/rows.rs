@@ -109,7 +109,7 @@ pub(crate) const OBSERVATION_COLUMNS: &str = "o.id, o.trace_id, o.parent_observa
     o.end_time, o.completion_start_time, o.environment, o.metadata, o.level, o.status_message, o.version, o.input, \
     o.output, o.model, o.internal_model_id, o.model_parameters, o.provided_usage_details, o.usage_details, \
     o.provided_cost_details, o.cost_details, o.total_cost, o.prompt_id, o.prompt_name, o.prompt_version, \
-    o.created_at, o.updated_at";
+    o.created_at, o.updated_at, o.is_app_root";
 
 pub(crate) fn observation_from_row(row: &Row<'_>) -> rusqlite::Result<Observation> {
     Ok(Observation {
@@ -141,6 +141,7 @@ pub(crate) fn observation_from_row(row: &Row<'_>) -> rusqlite::Result<Observatio
         prompt_version: row.get(25)?,
         created_at: row.get(26)?,
         updated_at: row.get(27)?,
+        is_app_root: row.get(28)?,
     })
 }
 
@@ -179,6 +180,7 @@ pub(crate) fn upsert_observation(
         observation.prompt_version.into(),
         observation.created_at.into(),
         observation.updated_at.into(),
+        i64::from(observation.is_app_root).into(),
     ];
     connection
         .prepare_cached(
@@ -186,8 +188,8 @@ pub(crate) fn upsert_observation(
              start_time, end_time, completion_start_time, environment, metadata, level, status_message, version, \
              input, output, model, internal_model_id, model_parameters, provided_usage_details, usage_details, \
              provided_cost_details, cost_details, total_cost, prompt_id, prompt_name, prompt_version, created_at, \
-             updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-             ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
+             updated_at, is_app_root) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+             ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
         )
         .and_then(|mut statement| statement.execute(rusqlite::params_from_iter(values)))
         .map_err(internal)?;

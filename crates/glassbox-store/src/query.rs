@@ -92,7 +92,7 @@ pub struct ObservationQuery {
     pub from_start_time: Option<Micros>,
     /// Exclusive: `start_time < to`.
     pub to_start_time: Option<Micros>,
-    /// `Some(true)`: only observations without a parent.
+    /// `Some(true)`: only roots (no parent, or the app root); `Some(false)`: only the rest.
     pub is_root: Option<bool>,
     pub filters: Vec<FilterCondition>,
 }
