@@ -56,9 +56,10 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 }
 
 class GlassboxServer {
-  constructor({ bin, port, dataDir, credentials, project }) {
+  constructor({ bin, port, grpcPort, dataDir, credentials, project }) {
     this.bin = bin;
     this.port = port;
+    this.grpcPort = grpcPort;
     this.dataDir = dataDir;
     this.baseUrl = `http://127.0.0.1:${port}`;
     this.publicKey = credentials.publicKey;
@@ -79,6 +80,9 @@ class GlassboxServer {
       LANGFUSE_INIT_PROJECT_NAME: this.project.projectName,
       LANGFUSE_INIT_PROJECT_PUBLIC_KEY: this.publicKey,
       LANGFUSE_INIT_PROJECT_SECRET_KEY: this.secretKey,
+      // The OTLP/gRPC receiver listens on a fixed port (4317) by default: give every test
+      // server its own free one so that parallel runs on the machine do not collide.
+      GLASSBOX_OTLP_GRPC_PORT: String(this.grpcPort),
     };
     const args = ['serve', '--host', '127.0.0.1', '--port', String(this.port), '--data-dir', this.dataDir];
     this.command = `${this.bin} ${args.join(' ')}`;
@@ -203,6 +207,7 @@ export async function startGlassbox() {
     const server = new GlassboxServer({
       bin,
       port: await freePort(),
+      grpcPort: await freePort(),
       dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'glassbox-sdk-js-')),
       credentials: { publicKey: `pk-lf-sdkjs-${suffix}`, secretKey: `sk-lf-sdkjs-${suffix}` },
       project: {

@@ -18,7 +18,7 @@ import { setLangfuseTracerProvider } from '@langfuse/tracing';
 import { DiagLogLevel, diag } from '@opentelemetry/api';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 
-import { sleep, useGlassbox } from './harness.mjs';
+import { useGlassbox } from './harness.mjs';
 
 // Keep the v5 SDK deterministic: it reads these from the environment when options are absent.
 for (const name of [
@@ -211,4 +211,3 @@ export function useGlassboxV5() {
   return ctx;
 }
 
-export { sleep };

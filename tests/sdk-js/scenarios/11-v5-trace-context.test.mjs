@@ -140,6 +140,15 @@ ctx.scenario('v5: a span continuing a remote parent under a seeded trace id is t
   assert.equal(o.parentObservationId, remoteParentId, 'the (never exported) remote parent id is kept');
 
   const v2 = await ctx.readEventually(`/api/public/v2/observations?traceId=${traceId}&fields=core,basic`, (b) => b.data?.length === 1);
-  assert.equal(v2.data[0].isRootObservation, true, 'root = no parent or is_app_root (read-apis.md §3)');
   assert.equal(v2.data[0].parentObservationId, remoteParentId);
+  assert.equal(
+    v2.data[0].isRootObservation,
+    true,
+    'isRootObservation: "root = no parent OR is_app_root" (read-apis.md §3, v2 observations)',
+  );
+  const roots = await ctx.readEventually(
+    `/api/public/v2/observations?traceId=${traceId}&isRootObservation=true`,
+    (b) => b.data?.length === 1,
+  );
+  assert.deepEqual(roots.data.map((o) => o.id), [span.id], 'isRootObservation=true includes the app root');
 });

@@ -10,6 +10,7 @@ mod legacy_writes;
 mod media;
 mod observations;
 mod openapi_shapes;
+mod otlp;
 mod score_configs;
 mod scores;
 mod sessions;
