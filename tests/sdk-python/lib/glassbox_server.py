@@ -70,6 +70,8 @@ class GlassboxServer:
                 "LANGFUSE_INIT_PROJECT_PUBLIC_KEY": self.public_key,
                 "LANGFUSE_INIT_PROJECT_SECRET_KEY": self.secret_key,
                 "NO_COLOR": "1",
+                # These tests use OTLP/HTTP only; don't compete for the gRPC port 4317.
+                "GLASSBOX_OTLP_GRPC_DISABLED": "true",
             }
         )
         args = [
