@@ -92,8 +92,18 @@ async fn trace_named(app: &TestApp, name: &str) -> Value {
 async fn python_v3_15_capture_replays_into_the_expected_trace() {
     let app = TestApp::new().await;
     // The capture's score names a config that the recording server had.
-    app.insert_config(PROJECT_A, score_config("cfg-accuracy", "accuracy", glassbox_model::ScoreDataType::Boolean, None, None, None))
-        .await;
+    app.insert_config(
+        PROJECT_A,
+        score_config(
+            "cfg-accuracy",
+            "accuracy",
+            glassbox_model::ScoreDataType::Boolean,
+            None,
+            None,
+            None,
+        ),
+    )
+    .await;
     replay_capture(&app, "python-v3.15-otel-update-trace.jsonl").await;
     let trace = trace_named(&app, "v3py-trace").await;
     assert_eq!(trace["tags"], json!(["a", "b"]));

@@ -7,5 +7,6 @@
 
 mod credentials;
 mod durability;
+mod otlp_grpc;
 mod startup;
 mod support;

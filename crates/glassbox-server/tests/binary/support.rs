@@ -68,6 +68,8 @@ pub fn free_port() -> u16 {
 pub struct Server {
     child: Child,
     pub port: u16,
+    /// The `--otlp-grpc-port` it was given (`None`: started with `--no-otlp-grpc`).
+    pub grpc_port: Option<u16>,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
     readers: Vec<JoinHandle<()>>,
@@ -98,16 +100,36 @@ fn collect(stream: impl Read + Send + 'static, sink: Arc<Mutex<String>>) -> Join
 }
 
 impl Server {
-    /// Starts `glassbox serve --port <free> --data-dir <dir>` (default host) with `env`
-    /// added, and waits until `/api/public/health` answers 200.
+    /// Starts `glassbox serve --port <free> --no-otlp-grpc --data-dir <dir>` (default
+    /// host) with `env` added, and waits until `/api/public/health` answers 200. The gRPC
+    /// receiver is off so that parallel tests never compete for its default port 4317.
     pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> Server {
+        Server::launch(data_dir, env, false, &[])
+    }
+
+    /// Like [`Server::start`], but with the OTLP/gRPC receiver on a free port
+    /// (`--otlp-grpc-port <free>`, in [`Server::grpc_port`]) and `args` added.
+    pub fn start_with_otlp_grpc(data_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
+        Server::launch(data_dir, env, true, args)
+    }
+
+    fn launch(data_dir: &Path, env: &[(&str, &str)], grpc: bool, args: &[&str]) -> Server {
         let mut last_failure = String::new();
         for _attempt in 0..5 {
             let port = free_port();
-            let mut child = command()
-                .arg("serve")
-                .arg("--port")
-                .arg(port.to_string())
+            let grpc_port = grpc.then(|| {
+                std::iter::repeat_with(free_port)
+                    .find(|candidate| *candidate != port)
+                    .expect("a second free port")
+            });
+            let mut command = command();
+            command.arg("serve").arg("--port").arg(port.to_string());
+            match grpc_port {
+                Some(grpc_port) => command.arg("--otlp-grpc-port").arg(grpc_port.to_string()),
+                None => command.arg("--no-otlp-grpc"),
+            };
+            let mut child = command
+                .args(args)
                 .arg("--data-dir")
                 .arg(data_dir)
                 .envs(env.iter().copied())
@@ -125,6 +147,7 @@ impl Server {
             let mut server = Server {
                 child,
                 port,
+                grpc_port,
                 stdout,
                 stderr,
                 readers,
@@ -137,7 +160,7 @@ impl Server {
                         "{failure}; status {:?}\nstdout:\n{}\nstderr:\n{}",
                         exited.status, exited.stdout, exited.stderr
                     );
-                    // Only losing the port race is worth another attempt.
+                    // Only losing a port race (HTTP or gRPC) is worth another attempt.
                     if !exited.stderr.contains("binding") {
                         break;
                     }
