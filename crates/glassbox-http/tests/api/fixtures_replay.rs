@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 
 use glassbox_model::ScoreDataType;
 
-use crate::support::{Auth, PROJECT_A, TestApp, assert_close, score_config, shared_path};
+use crate::support::{Auth, PROJECT_A, TestApp, assert_close, score_config, testdata_path};
 
 fn fixture_path(name: &str) -> PathBuf {
-    shared_path(&format!("fixtures/sdk-wire/{name}"))
+    testdata_path(&format!("sdk-wire/{name}"))
 }
 
 /// The ingestion records of a capture: (content-encoding, exact body bytes, decoded JSON).

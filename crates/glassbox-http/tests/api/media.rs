@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use glassbox_http::HttpConfig;
 
-use crate::support::{Auth, Resp, SALT, TestApp, micros, shared_path};
+use crate::support::{Auth, Resp, SALT, TestApp, micros, testdata_path};
 
 const PNG: &str =
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
@@ -223,10 +223,8 @@ async fn a_large_upload_round_trips() {
 async fn python_sdk_capture_replays() {
     // The Python SDK 5 capture: register, upload, report, with its exact bodies and headers.
     let app = TestApp::new().await;
-    let text = std::fs::read_to_string(shared_path(
-        "fixtures/sdk-wire/python-i-env-media-otel.jsonl",
-    ))
-    .expect("read the capture");
+    let text = std::fs::read_to_string(testdata_path("sdk-wire/python-i-env-media-otel.jsonl"))
+        .expect("read the capture");
     let records: Vec<Value> = text
         .lines()
         .filter(|line| !line.trim().is_empty())

@@ -5,7 +5,7 @@
 use axum::http::Method;
 use serde_json::{Value, json};
 
-use crate::support::{Auth, TestApp, event_at, shared_path};
+use crate::support::{Auth, TestApp, event_at, testdata_path};
 
 struct Contract {
     root: Value,
@@ -13,7 +13,7 @@ struct Contract {
 
 impl Contract {
     fn load() -> Contract {
-        let text = std::fs::read_to_string(shared_path("reference/langfuse-openapi.yml"))
+        let text = std::fs::read_to_string(testdata_path("langfuse-openapi.yml"))
             .expect("read the OpenAPI file");
         let root: Value = serde_yaml_ng::from_str(&text).expect("parse the OpenAPI YAML");
         Contract { root }

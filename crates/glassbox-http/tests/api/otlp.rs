@@ -14,8 +14,8 @@ const OTLP: &str = "/api/public/otel/v1/traces";
 /// Replays every request of a capture that glassbox serves (OTLP and ingestion), with the
 /// exact bytes and content headers the SDK sent; asserts each is a 2xx without errors.
 async fn replay_capture(app: &TestApp, name: &str) {
-    let text = std::fs::read_to_string(shared_path(&format!("fixtures/sdk-wire/{name}")))
-        .expect("read fixture");
+    let text =
+        std::fs::read_to_string(testdata_path(&format!("sdk-wire/{name}"))).expect("read fixture");
     let mut replayed = 0;
     for line in text.lines().filter(|line| !line.trim().is_empty()) {
         let record: Value = serde_json::from_str(line).expect("fixture line is JSON");

@@ -390,13 +390,12 @@ pub fn assert_close(actual: &Value, expected: f64) {
     );
 }
 
-/// A file of the project's `shared/` folder, which lies beside the workspace.
-pub fn shared_path(relative: &str) -> std::path::PathBuf {
+/// A test vector of the repository's `testdata/` folder (copies of the shared SDK
+/// captures and the Langfuse OpenAPI file), e.g. `sdk-wire/js-v3-legacy-ingestion.jsonl`.
+pub fn testdata_path(relative: &str) -> std::path::PathBuf {
     let manifest = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let workspace = manifest.ancestors().nth(2).expect("workspace root");
-    [workspace.join("../shared"), workspace.join("shared")]
-        .iter()
-        .map(|dir| dir.join(relative))
-        .find(|path| path.exists())
-        .unwrap_or_else(|| panic!("shared/{relative} not found beside {}", workspace.display()))
+    let path = workspace.join("testdata").join(relative);
+    assert!(path.exists(), "{} is missing", path.display());
+    path
 }

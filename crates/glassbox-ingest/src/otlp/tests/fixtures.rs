@@ -32,7 +32,7 @@ const FILES: [&str; 15] = [
 
 fn records(file: &str) -> Vec<Value> {
     let path = format!(
-        "{}/../../../shared/fixtures/sdk-wire/{file}.jsonl",
+        "{}/../../testdata/sdk-wire/{file}.jsonl",
         env!("CARGO_MANIFEST_DIR")
     );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"));
