@@ -9,7 +9,8 @@ cargo build --workspace --bins
 cargo test --workspace
 
 echo "==> black-box tests: legacy npm langfuse@3.39.2"
-export GLASSBOX_BIN="$PWD/target/debug/glassbox"
+TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+export GLASSBOX_BIN="$TARGET_DIR/debug/glassbox"
 (cd tests/sdk-js && npm ci --no-audit --no-fund && npm test)
 
 echo "==> black-box tests: Python langfuse==5.0.4 (+ LangChain, LangGraph, OpenAI, plain OTel)"
