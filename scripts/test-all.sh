@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The first cargo build also builds the web UI once (crates/glassbox-ui/build.rs: npm ci
+# when web/node_modules is stale, then vite build); every later step reuses it, and the
+# browser journeys below run against that same binary. GLASSBOX_SKIP_UI=1 skips both.
 echo "==> cargo test (workspace)"
 cargo build --workspace --bins
 cargo test --workspace
@@ -15,5 +18,12 @@ export GLASSBOX_BIN="$TARGET_DIR/debug/glassbox"
 
 echo "==> black-box tests: Python langfuse==5.0.4 (+ LangChain, LangGraph, OpenAI, plain OTel)"
 ./tests/sdk-python/run.sh -q
+
+echo "==> web UI: vitest unit tests, then browser journeys (playwright-core + Debian chromium)"
+if [ "${GLASSBOX_SKIP_UI:-}" = "1" ]; then
+    echo "GLASSBOX_SKIP_UI=1: the binary has no UI; skipping the web UI tests"
+else
+    (cd web && npm test && npm run e2e)
+fi
 
 echo "==> all tests passed"

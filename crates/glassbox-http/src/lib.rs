@@ -9,10 +9,15 @@ mod auth;
 mod body;
 mod error;
 mod grpc;
+mod json_fields;
+mod metrics_wire;
+mod models_wire;
 mod otlp_ingest;
 mod params;
 mod routes;
 mod wire;
+mod wire_annotations;
+mod wire_datasets;
 
 use std::sync::Arc;
 
@@ -79,7 +84,8 @@ pub fn router(state: AppState) -> Router {
         .allow_headers(AllowHeaders::mirror_request());
     Router::new()
         .nest("/api/public", routes::public_api())
-        .fallback(routes::not_found)
+        .nest("/api/ui/v1", routes::ui_api())
+        .fallback(routes::ui::assets::serve)
         .layer(cors)
         .layer(CatchPanicLayer::custom(error::panic_response))
         .with_state(state)

@@ -6,7 +6,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest,
 };
 
-use glassbox_ingest::otlp::convert_export;
+use glassbox_ingest::otlp::{convert_export, experiment_items};
 use glassbox_model::ProjectId;
 use glassbox_model::time::now_micros;
 use glassbox_store::Stores;
@@ -28,9 +28,14 @@ pub(crate) async fn ingest_export(
     request: ExportTraceServiceRequest,
 ) -> ApiResult<Option<ExportTracePartialSuccess>> {
     // Mapping is CPU work (attribute parsing, JSON building): keep it off the reactor.
-    let converted = tokio::task::spawn_blocking(move || convert_export(&request, now_micros()))
-        .await
-        .map_err(|error| ApiError::Internal(error.to_string()))?;
+    let (converted, experiment_records) = tokio::task::spawn_blocking(move || {
+        (
+            convert_export(&request, now_micros()),
+            experiment_items(&request),
+        )
+    })
+    .await
+    .map_err(|error| ApiError::Internal(error.to_string()))?;
     if converted.span_count > 0 && converted.rejected.len() == converted.span_count {
         let first = &converted.rejected[0];
         return Err(ApiError::InvalidRequest(format!(
@@ -42,6 +47,13 @@ pub(crate) async fn ingest_export(
         )));
     }
     let outcomes = stores.ingest.ingest(project, converted.events).await?;
+    // Dataset runs and run items from `langfuse.experiment.*` attributes (Python SDK 5
+    // makes no dataset-run calls). Idempotent, so an export retried after a failure here
+    // changes nothing that is already stored.
+    stores
+        .dataset_runs
+        .record_experiment_items(project, experiment_records)
+        .await?;
     let failed = outcomes.iter().filter(|outcome| outcome.is_err()).count();
     let rejected = converted.rejected.len();
     let message = converted

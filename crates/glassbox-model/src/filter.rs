@@ -142,6 +142,8 @@ pub const SCORE_COLUMNS: &[Column] = &[
     column("sessionId", "Session ID", ColumnKind::String),
     column("name", "Name", ColumnKind::Options),
     column("value", "Value", ColumnKind::Number),
+    column("booleanValue", "Boolean Value", ColumnKind::Boolean),
+    column("evaluatorId", "Evaluator ID", ColumnKind::Options),
     column("source", "Source", ColumnKind::Options),
     column("comment", "Comment", ColumnKind::String),
     column("authorUserId", "Author User ID", ColumnKind::String),

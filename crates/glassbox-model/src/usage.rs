@@ -52,7 +52,25 @@ pub fn normalize_usage_details(value: &Value) -> Option<Map<String, Value>> {
             result.insert(key.clone(), Value::from(count));
         }
     }
+    anthropic_cache_creation(object, &mut result);
     (!result.is_empty()).then_some(result)
+}
+
+/// Anthropic's `cache_creation: {ephemeral_5m_input_tokens, ephemeral_1h_input_tokens}`
+/// splits the cache writes by lifetime (priced differently); Langfuse drops the nested
+/// object, glassbox keeps the parts as `input_cache_creation_5m` / `_1h`.
+fn anthropic_cache_creation(object: &Map<String, Value>, result: &mut Map<String, Value>) {
+    let Some(details) = object.get("cache_creation").and_then(Value::as_object) else {
+        return;
+    };
+    for (source, target) in [
+        ("ephemeral_5m_input_tokens", "input_cache_creation_5m"),
+        ("ephemeral_1h_input_tokens", "input_cache_creation_1h"),
+    ] {
+        if let Some(count) = details.get(source).and_then(non_negative_integer) {
+            result.insert(target.to_owned(), Value::from(count));
+        }
+    }
 }
 
 fn openai_usage(

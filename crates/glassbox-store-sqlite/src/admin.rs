@@ -262,4 +262,20 @@ impl AdminStore for SqliteStore {
             })
             .await
     }
+
+    async fn is_project_member(&self, project: &ProjectId, user_id: &str) -> StoreResult<bool> {
+        let (project, user_id) = (project.clone(), user_id.to_owned());
+        self.readers
+            .read(move |connection| {
+                connection
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM projects p JOIN organization_memberships m \
+                         ON m.org_id = p.org_id WHERE p.id = ?1 AND m.user_id = ?2)",
+                        params![project.as_str(), user_id],
+                        |row| row.get(0),
+                    )
+                    .map_err(internal)
+            })
+            .await
+    }
 }

@@ -138,11 +138,14 @@ fn refold(
     match kind {
         EntityKind::Trace => {
             if let Some(trace) = fold_trace(entity_id, &events) {
+                crate::derived::trace_folded(connection, project, &trace)?;
                 upsert_trace(connection, project, &trace)?;
             }
         }
         EntityKind::Observation => {
-            if let Some(observation) = fold_observation(entity_id, &events) {
+            if let Some(mut observation) = fold_observation(entity_id, &events) {
+                crate::prompts::link_prompt(connection, project, &mut observation)?;
+                crate::derived::observation_folded(connection, project, &mut observation)?;
                 upsert_observation(connection, project, &observation)?;
             }
         }
@@ -191,6 +194,7 @@ fn delete_traces_now(
 ) -> StoreResult<()> {
     let project = project.as_str();
     for trace_id in trace_ids {
+        crate::derived::trace_deleted(connection, &ProjectId(project.to_owned()), trace_id)?;
         let statements = [
             "DELETE FROM ingest_events WHERE project_id = ?1 AND entity_kind = 'observation' AND entity_id IN \
              (SELECT id FROM observations WHERE project_id = ?1 AND trace_id = ?2)",

@@ -109,6 +109,41 @@ impl Writer {
             .map_err(|_| StoreError::Unavailable("the writer stopped before committing".into()))?
     }
 
+    /// [`Writer::write`] for a plain thread (not a tokio worker): blocks until durable.
+    /// A full queue is `Overloaded`, as for `write`.
+    pub(crate) fn write_blocking<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (reply, receive) = oneshot::channel::<StoreResult<T>>();
+        let job: WriteWork = Box::new(move |connection| {
+            let result = work(connection);
+            let ok = result.is_ok();
+            let completion: Completion = Box::new(move |commit: StoreResult<()>| {
+                let _ = reply.send(commit.and(result));
+            });
+            (ok, completion)
+        });
+        let sender = self
+            .sender
+            .lock()
+            .map_err(internal)?
+            .clone()
+            .ok_or_else(|| StoreError::Unavailable("the store is shutting down".into()))?;
+        match sender.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(StoreError::Overloaded),
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(StoreError::Unavailable("the writer has stopped".into()));
+            }
+        }
+        drop(sender);
+        receive
+            .blocking_recv()
+            .map_err(|_| StoreError::Unavailable("the writer stopped before committing".into()))?
+    }
+
     /// Stops accepting writes, lets the writer commit what is queued, and waits for it.
     pub(crate) fn shutdown(&self) {
         if let Ok(mut sender) = self.sender.lock() {

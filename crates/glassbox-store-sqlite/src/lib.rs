@@ -8,14 +8,27 @@
 //!
 //! Invariant: only this crate knows the embedded schema and its SQL.
 
+mod accounts;
 mod admin;
+mod annotation_queues;
 mod apply;
+mod comments;
 mod connection;
+mod dataset_runs;
+mod datasets;
+mod derived;
 mod media;
+mod metrics;
 mod migrations;
+mod models;
+mod prompt_usage;
+mod prompts;
 mod reads;
+mod recompute;
 mod rows;
+mod score_configs;
 mod sql;
+mod ui_views;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,7 +43,9 @@ pub use migrations::LATEST_VERSION as SCHEMA_VERSION;
 pub const DATABASE_FILE: &str = "glassbox.sqlite";
 
 pub struct SqliteStore {
-    writer: Writer,
+    writer: Arc<Writer>,
+    /// Background recompute of inferred costs after model price changes.
+    recompute: recompute::Recompute,
     readers: Arc<Readers>,
     /// Arrival order of logged events; continues from the stored maximum.
     sequence: Arc<AtomicI64>,
@@ -53,8 +68,11 @@ impl SqliteStore {
                 |row| row.get(0),
             )
             .map_err(|error| format!("reading the event log: {error}"))?;
+        derived::rebuild_if_needed(&connection)?;
+        let writer = Arc::new(Writer::start(connection));
         Ok(Arc::new(SqliteStore {
-            writer: Writer::start(connection),
+            recompute: recompute::Recompute::start(Arc::downgrade(&writer)),
+            writer,
             readers: Readers::new(path),
             sequence: Arc::new(AtomicI64::new(last_sequence)),
             media_dir,

@@ -12,10 +12,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/0003_observation_app_root.sql"),
     ),
+    (4, include_str!("../migrations/0004_prompts.sql")),
+    (5, include_str!("../migrations/0005_annotations.sql")),
+    (6, include_str!("../migrations/0006_models.sql")),
+    (7, include_str!("../migrations/0007_datasets.sql")),
+    (8, include_str!("../migrations/0008_ui_sessions.sql")),
 ];
 
 /// The schema version this binary writes.
-pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
+pub const LATEST_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 pub fn apply(connection: &mut Connection) -> Result<(), String> {
     apply_list(connection, MIGRATIONS)

@@ -1,22 +1,22 @@
-//! Read queries: traces, observations, sessions, scores and score configs.
+//! Read queries: traces, observations, sessions and scores.
 
 use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use glassbox_model::{Observation, ProjectId, Score, ScoreConfig, Session, Trace};
+use glassbox_model::{Observation, ProjectId, Score, Session, Trace};
 use glassbox_store::{
     ObservationCursor, ObservationQuery, ObservationStore, Page, PageRequest, ScoreCursor,
     ScoreQuery, ScoreStore, ScoreTraceInfo, ScoreWithTrace, SessionQuery, SessionStore,
-    SortDirection, StoreError, StoreResult, TraceOrderColumn, TraceQuery, TraceStore,
+    SortDirection, StoreError, StoreResult, TraceCursor, TraceOrderColumn, TraceQuery, TraceStore,
     TraceWithStats, ValueComparison,
 };
 
 use crate::SqliteStore;
 use crate::connection::internal;
 use crate::rows::{
-    OBSERVATION_COLUMNS, SCORE_COLUMNS, TRACE_COLUMNS, categories_to_text, get_score_config,
-    observation_from_row, score_from_row, session_from_row, trace_from_row,
+    OBSERVATION_COLUMNS, SCORE_COLUMNS, TRACE_COLUMNS, observation_from_row, score_from_row,
+    session_from_row, trace_from_row,
 };
 use crate::sql::{ColumnResolver, Where, apply_filters, sum_keys};
 
@@ -247,6 +247,43 @@ impl TraceStore for SqliteStore {
                     .optional()
                     .map_err(internal)?;
                 trace.map(|trace| trace_stats(connection, &project, trace)).transpose()
+            })
+            .await
+    }
+
+    async fn list_trace_ids_after(
+        &self,
+        project: &ProjectId,
+        query: &TraceQuery,
+        cursor: Option<&TraceCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<TraceCursor>> {
+        let mut clauses = trace_where(project, query)?;
+        if let Some(cursor) = cursor {
+            clauses.push(
+                "(t.timestamp, t.id) < (?, ?)",
+                [
+                    SqlValue::from(cursor.timestamp),
+                    SqlValue::from(cursor.id.clone()),
+                ],
+            );
+        }
+        self.readers
+            .read(move |connection| {
+                let sql = format!(
+                    "SELECT t.timestamp, t.id FROM traces t WHERE {} ORDER BY t.timestamp DESC, t.id DESC LIMIT {limit}",
+                    clauses.sql()
+                );
+                connection
+                    .prepare(&sql)
+                    .and_then(|mut statement| {
+                        statement
+                            .query_map(params_from_iter(clauses.params.iter()), |row| {
+                                Ok(TraceCursor { timestamp: row.get(0)?, id: row.get(1)? })
+                            })?
+                            .collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                    .map_err(internal)
             })
             .await
     }
@@ -555,6 +592,10 @@ impl ColumnResolver for ScoreColumns {
                 "sessionId" => "s.session_id",
                 "name" => "s.name",
                 "value" => "s.value",
+                // Only BOOLEAN scores have a boolean value; others never match.
+                "booleanValue" => "(CASE WHEN s.data_type = 'BOOLEAN' THEN s.value END)",
+                // Glassbox runs no evaluators yet: no score has an evaluator id.
+                "evaluatorId" => "NULL",
                 "source" => "s.source",
                 "comment" => "s.comment",
                 "authorUserId" => "s.author_user_id",
@@ -754,52 +795,6 @@ impl ScoreStore for SqliteStore {
                     })
                     .map_err(internal)
             })
-            .await
-    }
-
-    async fn insert_score_config(
-        &self,
-        project: &ProjectId,
-        config: ScoreConfig,
-    ) -> StoreResult<()> {
-        let project = project.clone();
-        self.writer
-            .write(move |connection| {
-                if get_score_config(connection, &project, &config.id)?.is_some() {
-                    return Err(StoreError::Conflict(format!("score config `{}` already exists", config.id)));
-                }
-                connection
-                    .execute(
-                        "INSERT INTO score_configs (project_id, id, name, data_type, is_archived, min_value, max_value, \
-                         categories, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                        params![
-                            project.as_str(),
-                            config.id,
-                            config.name,
-                            config.data_type.as_str(),
-                            config.is_archived,
-                            config.min_value,
-                            config.max_value,
-                            config.categories.as_deref().map(categories_to_text),
-                            config.description,
-                            config.created_at,
-                            config.updated_at
-                        ],
-                    )
-                    .map(drop)
-                    .map_err(internal)
-            })
-            .await
-    }
-
-    async fn get_score_config(
-        &self,
-        project: &ProjectId,
-        config_id: &str,
-    ) -> StoreResult<Option<ScoreConfig>> {
-        let (project, id) = (project.clone(), config_id.to_owned());
-        self.readers
-            .read(move |connection| get_score_config(connection, &project, &id))
             .await
     }
 }

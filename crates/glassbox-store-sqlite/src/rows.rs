@@ -274,34 +274,38 @@ pub(crate) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
     })
 }
 
+pub(crate) const SCORE_CONFIG_COLUMNS: &str = "id, name, data_type, is_archived, min_value, max_value, categories, \
+     description, created_at, updated_at";
+
+pub(crate) fn score_config_from_row(row: &Row<'_>) -> rusqlite::Result<ScoreConfig> {
+    let data_type: String = row.get(2)?;
+    let categories: Option<String> = row.get(6)?;
+    Ok(ScoreConfig {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        data_type: ScoreDataType::parse(&data_type).unwrap_or(ScoreDataType::Numeric),
+        is_archived: row.get(3)?,
+        min_value: row.get(4)?,
+        max_value: row.get(5)?,
+        categories: categories.map(|text| categories_from_text(&text)),
+        description: row.get(7)?,
+        created_at: row.get(8)?,
+        updated_at: row.get(9)?,
+    })
+}
+
 pub(crate) fn get_score_config(
     connection: &Connection,
     project: &ProjectId,
     id: &str,
 ) -> StoreResult<Option<ScoreConfig>> {
     connection
-        .prepare_cached(
-            "SELECT id, name, data_type, is_archived, min_value, max_value, categories, description, created_at, \
-             updated_at FROM score_configs WHERE project_id = ?1 AND id = ?2",
-        )
+        .prepare_cached(&format!(
+            "SELECT {SCORE_CONFIG_COLUMNS} FROM score_configs WHERE project_id = ?1 AND id = ?2"
+        ))
         .and_then(|mut statement| {
             statement
-                .query_row(params![project.as_str(), id], |row| {
-                    let data_type: String = row.get(2)?;
-                    let categories: Option<String> = row.get(6)?;
-                    Ok(ScoreConfig {
-                        id: row.get(0)?,
-                        name: row.get(1)?,
-                        data_type: ScoreDataType::parse(&data_type).unwrap_or(ScoreDataType::Numeric),
-                        is_archived: row.get(3)?,
-                        min_value: row.get(4)?,
-                        max_value: row.get(5)?,
-                        categories: categories.map(|text| categories_from_text(&text)),
-                        description: row.get(7)?,
-                        created_at: row.get(8)?,
-                        updated_at: row.get(9)?,
-                    })
-                })
+                .query_row(params![project.as_str(), id], score_config_from_row)
                 .optional()
         })
         .map_err(internal)

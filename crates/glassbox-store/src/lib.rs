@@ -5,9 +5,22 @@
 //! Invariant: every read and write is scoped by a [`ProjectId`]; there is no unscoped
 //! access to telemetry. No SQL lives here.
 
+pub mod accounts;
+pub mod annotation_queues;
+pub mod comments;
+pub mod dataset_runs;
+pub mod datasets;
 pub mod media;
+pub mod metrics;
+pub mod models;
+pub mod prompt_cache;
+pub mod prompts;
 pub mod query;
+pub mod score_configs;
 pub mod testsuite;
+pub mod testsuite_accounts;
+pub mod testsuite_prompts;
+pub mod ui_views;
 
 use std::sync::Arc;
 
@@ -15,12 +28,22 @@ use async_trait::async_trait;
 
 use glassbox_model::ingest::IngestEvent;
 use glassbox_model::{
-    ApiKey, Observation, Organization, Project, ProjectId, Role, Score, ScoreConfig, Session,
-    Trace, User,
+    ApiKey, Observation, Organization, Project, ProjectId, Role, Score, Session, Trace, User,
 };
 
+pub use accounts::*;
+pub use annotation_queues::*;
+pub use comments::*;
+pub use dataset_runs::*;
+pub use datasets::*;
 pub use media::*;
+pub use metrics::*;
+pub use models::*;
+pub use prompt_cache::CachedPromptStore;
+pub use prompts::*;
 pub use query::*;
+pub use score_configs::*;
+pub use ui_views::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -76,6 +99,8 @@ pub trait AdminStore: Send + Sync + 'static {
         user_id: &str,
         role: Role,
     ) -> StoreResult<()>;
+    /// True when the user is a member of the organization that owns the project.
+    async fn is_project_member(&self, project: &ProjectId, user_id: &str) -> StoreResult<bool>;
 }
 
 /// The write path of tracing data.
@@ -112,6 +137,16 @@ pub trait TraceStore: Send + Sync + 'static {
         project: &ProjectId,
         trace_id: &str,
     ) -> StoreResult<Option<TraceWithStats>>;
+    /// Keyset pagination over the ids of matching traces (`query.order` is ignored): rows
+    /// strictly after `cursor` in the order timestamp desc, id desc; at most `limit`.
+    /// For walking many traces in bounded memory.
+    async fn list_trace_ids_after(
+        &self,
+        project: &ProjectId,
+        query: &TraceQuery,
+        cursor: Option<&TraceCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<TraceCursor>>;
 }
 
 /// Reads of observations.
@@ -169,7 +204,7 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<Trace>>;
 }
 
-/// Reads of scores, and score configs.
+/// Reads of scores (score configs: [`ScoreConfigStore`]).
 #[async_trait]
 pub trait ScoreStore: Send + Sync + 'static {
     /// One page ordered by timestamp desc, ties by id desc.
@@ -195,17 +230,6 @@ pub trait ScoreStore: Send + Sync + 'static {
     /// Scores whose target is the trace (including its observations), newest first.
     async fn scores_of_trace(&self, project: &ProjectId, trace_id: &str)
     -> StoreResult<Vec<Score>>;
-    /// Stores a new config; an existing id is a conflict.
-    async fn insert_score_config(
-        &self,
-        project: &ProjectId,
-        config: ScoreConfig,
-    ) -> StoreResult<()>;
-    async fn get_score_config(
-        &self,
-        project: &ProjectId,
-        config_id: &str,
-    ) -> StoreResult<Option<ScoreConfig>>;
 }
 
 /// Every store of one backend. Backends may later be mixed per store.
@@ -218,6 +242,17 @@ pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
     pub scores: Arc<dyn ScoreStore>,
     pub media: Arc<dyn MediaStore>,
+    pub models: Arc<dyn ModelStore>,
+    pub metrics: Arc<dyn MetricsStore>,
+    pub datasets: Arc<dyn DatasetStore>,
+    pub dataset_runs: Arc<dyn DatasetRunStore>,
+    pub score_configs: Arc<dyn ScoreConfigStore>,
+    pub comments: Arc<dyn CommentStore>,
+    pub annotation_queues: Arc<dyn AnnotationQueueStore>,
+    pub accounts: Arc<dyn AccountStore>,
+    pub ui_views: Arc<dyn UiViewStore>,
+    /// Prompt management, behind the in-memory cache of resolved prompts.
+    pub prompts: Arc<dyn PromptStore>,
 }
 
 impl Stores {
@@ -230,7 +265,17 @@ impl Stores {
             + ObservationStore
             + SessionStore
             + ScoreStore
-            + MediaStore,
+            + MediaStore
+            + ModelStore
+            + MetricsStore
+            + DatasetStore
+            + DatasetRunStore
+            + ScoreConfigStore
+            + CommentStore
+            + AnnotationQueueStore
+            + AccountStore
+            + UiViewStore
+            + PromptStore,
     {
         Stores {
             admin: backend.clone(),
@@ -239,7 +284,17 @@ impl Stores {
             observations: backend.clone(),
             sessions: backend.clone(),
             scores: backend.clone(),
-            media: backend,
+            media: backend.clone(),
+            models: backend.clone(),
+            metrics: backend.clone(),
+            datasets: backend.clone(),
+            dataset_runs: backend.clone(),
+            score_configs: backend.clone(),
+            comments: backend.clone(),
+            accounts: backend.clone(),
+            ui_views: backend.clone(),
+            prompts: Arc::new(CachedPromptStore::new(backend.clone())),
+            annotation_queues: backend,
         }
     }
 }

@@ -63,6 +63,13 @@ pub struct TraceQuery {
     pub filters: Vec<FilterCondition>,
 }
 
+/// Position after a trace, in the order timestamp desc, id desc.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceCursor {
+    pub timestamp: Micros,
+    pub id: String,
+}
+
 /// A trace with what the read API derives from its observations and scores.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TraceWithStats {

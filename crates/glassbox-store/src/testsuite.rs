@@ -18,6 +18,11 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use glassbox_ingest::validate_batch;
+use glassbox_model::annotations::{
+    AnnotationObjectType, AnnotationQueue, AnnotationQueueAssignment, AnnotationQueueItem,
+    AnnotationQueueStatus,
+};
+use glassbox_model::comments::{Comment, CommentObjectType};
 use glassbox_model::filter::{
     Column, FilterCondition, OBSERVATION_COLUMNS, SCORE_COLUMNS, TRACE_COLUMNS, parse_filter,
 };
@@ -29,6 +34,7 @@ use glassbox_model::{
 };
 
 use super::*;
+pub use crate::testsuite_accounts::*;
 
 /// Generates one `#[tokio::test]` per conformance test. `$factory` is an expression,
 /// evaluated afresh for every test, whose value is a future of `(Stores, Guard)`: a new
@@ -73,6 +79,14 @@ macro_rules! conformance_suite {
             list_scores_filters_order_and_trace_info,
             score_keyset_pagination_returns_every_row_once,
             score_configs_are_enforced,
+            admin_project_membership,
+            trace_ids_keyset_pagination_visits_every_match_once,
+            score_configs_list_update_and_archive,
+            comments_insert_get_and_filtered_pages,
+            annotation_queues_have_unique_names_per_project,
+            annotation_queue_items_status_dedup_and_scoping,
+            annotation_queue_item_locks,
+            annotation_queue_assignments_are_idempotent,
             sessions_come_from_traces,
             delete_traces_removes_observations_scores_and_events,
             delete_score_removes_only_that_score,
@@ -82,6 +96,24 @@ macro_rules! conformance_suite {
             media_upload_stores_the_blob_and_marks_the_record,
             media_rejected_upload_stores_nothing,
             media_is_scoped_by_project,
+            datasets_upsert_by_name_get_and_list,
+            dataset_items_upsert_merges_and_reads_pin_versions,
+            dataset_items_archive_and_unique_ids,
+            dataset_item_delete_is_a_versioned_tombstone,
+            run_items_from_the_api_create_the_run_once,
+            experiment_spans_make_runs_and_meet_api_run_items,
+            delete_run_removes_it_and_its_items,
+            run_item_results_latency_cost_output_and_scores,
+            experiments_and_experiment_items_reads,
+            datasets_and_runs_are_scoped_by_project,
+            accounts_first_user_owns_the_existing_organization,
+            accounts_first_user_on_an_empty_backend_gets_a_new_organization,
+            accounts_sessions_expire_and_sign_out,
+            ui_trace_row_stats_sum_tokens_level_and_scores,
+            models_create_get_list_delete_and_scoping,
+            model_prices_infer_cost_and_recompute_after_a_change,
+            metrics_rollups_replace_refolded_and_deleted_observations,
+            metrics_are_scoped_by_project,
         );
     };
 }
@@ -2113,13 +2145,13 @@ pub async fn score_configs_are_enforced(stores: &Stores) {
     };
     for config in [&accuracy, &tone, &archived] {
         stores
-            .scores
+            .score_configs
             .insert_score_config(&a, config.clone())
             .await
             .unwrap();
     }
     match stores
-        .scores
+        .score_configs
         .insert_score_config(&a, score_config("cfg-tone", "x", ScoreDataType::Text))
         .await
     {
@@ -2128,7 +2160,7 @@ pub async fn score_configs_are_enforced(stores: &Stores) {
     }
     assert_eq!(
         stores
-            .scores
+            .score_configs
             .get_score_config(&a, "cfg-accuracy")
             .await
             .unwrap(),
@@ -2136,7 +2168,7 @@ pub async fn score_configs_are_enforced(stores: &Stores) {
     );
     assert_eq!(
         stores
-            .scores
+            .score_configs
             .get_score_config(&a, "cfg-tone")
             .await
             .unwrap(),
@@ -2144,7 +2176,7 @@ pub async fn score_configs_are_enforced(stores: &Stores) {
     );
     assert_eq!(
         stores
-            .scores
+            .score_configs
             .get_score_config(&b, "cfg-tone")
             .await
             .unwrap(),
@@ -2327,6 +2359,787 @@ pub async fn score_configs_are_enforced(stores: &Stores) {
             .await
             .unwrap()
             .is_none()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Score configs, comments, annotation queues
+// ---------------------------------------------------------------------------------------
+
+pub async fn admin_project_membership(stores: &Stores) {
+    let a = project(stores, "project-a").await;
+    stores
+        .admin
+        .ensure_organization(Organization {
+            id: "org-other".into(),
+            name: "Other".into(),
+            created_at: micros("2025-01-01T00:00:00Z"),
+        })
+        .await
+        .unwrap();
+    let other = ProjectId("project-other-org".into());
+    stores
+        .admin
+        .ensure_project(Project {
+            id: other.clone(),
+            org_id: "org-other".into(),
+            name: "Other".into(),
+            retention_days: None,
+            metadata: Default::default(),
+            created_at: micros("2025-01-01T00:00:00Z"),
+        })
+        .await
+        .unwrap();
+    stores
+        .admin
+        .ensure_user(User {
+            id: "member-1".into(),
+            email: "member@example.com".into(),
+            name: "Member".into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            created_at: micros("2025-01-01T00:00:00Z"),
+        })
+        .await
+        .unwrap();
+    assert!(
+        !stores
+            .admin
+            .is_project_member(&a, "member-1")
+            .await
+            .unwrap()
+    );
+    stores
+        .admin
+        .set_organization_role(ORG, "member-1", Role::Viewer)
+        .await
+        .unwrap();
+    assert!(
+        stores
+            .admin
+            .is_project_member(&a, "member-1")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !stores
+            .admin
+            .is_project_member(&other, "member-1")
+            .await
+            .unwrap(),
+        "membership of one organization says nothing about another's projects"
+    );
+    assert!(!stores.admin.is_project_member(&a, "nobody").await.unwrap());
+}
+
+pub async fn trace_ids_keyset_pagination_visits_every_match_once(stores: &Stores) {
+    let (a, b) = projects_a_b(stores).await;
+    let mut batch = Vec::new();
+    for index in 0..25 {
+        // Pairs of equal timestamps: ties are broken by id.
+        let second = index / 2;
+        let user = if index % 5 == 0 { "u-skip" } else { "u-keep" };
+        batch.push(json!({"id": format!("e{index}"), "type": "trace-create",
+            "timestamp": "2025-03-01T00:00:00Z",
+            "body": {"id": format!("t{index:02}"), "userId": user,
+                     "timestamp": format!("2025-03-01T00:00:{second:02}Z")}}));
+    }
+    ingest_ok(stores, &a, json!(batch)).await;
+    ingest_ok(
+        stores,
+        &b,
+        json!([{"id": "e1", "type": "trace-create", "timestamp": "2025-03-01T00:00:00Z",
+                "body": {"id": "t-b", "userId": "u-keep"}}]),
+    )
+    .await;
+    let query = TraceQuery {
+        user_id: Some("u-keep".into()),
+        ..TraceQuery::default()
+    };
+    let mut seen: Vec<TraceCursor> = Vec::new();
+    loop {
+        let batch = stores
+            .traces
+            .list_trace_ids_after(&a, &query, seen.last(), 4)
+            .await
+            .unwrap();
+        assert!(batch.len() <= 4);
+        if batch.is_empty() {
+            break;
+        }
+        seen.extend(batch);
+    }
+    let ids: Vec<String> = seen.iter().map(|cursor| cursor.id.clone()).collect();
+    let mut expected: Vec<String> = (0..25)
+        .filter(|index| index % 5 != 0)
+        .map(|index| format!("t{index:02}"))
+        .collect();
+    expected.reverse();
+    assert_eq!(ids, expected, "timestamp desc, id desc, each once");
+    assert!(
+        seen.windows(2)
+            .all(|pair| pair[0].timestamp >= pair[1].timestamp)
+    );
+    let b_ids = stores
+        .traces
+        .list_trace_ids_after(&b, &TraceQuery::default(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        b_ids.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["t-b"]
+    );
+}
+
+pub async fn score_configs_list_update_and_archive(stores: &Stores) {
+    use glassbox_model::score_configs::ScoreConfigPatch;
+    let (a, b) = projects_a_b(stores).await;
+    let configs = &stores.score_configs;
+    let at = |second: u32| micros(&format!("2025-02-01T00:00:{second:02}Z"));
+    for (id, second) in [("c-b", 1), ("c-a", 1), ("c-c", 2), ("c-d", 0)] {
+        configs
+            .insert_score_config(
+                &a,
+                ScoreConfig {
+                    min_value: Some(0.0),
+                    max_value: Some(10.0),
+                    created_at: at(second),
+                    updated_at: at(second),
+                    ..score_config(id, &format!("name {id}"), ScoreDataType::Numeric)
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let first_page = configs.list_score_configs(&a, page(1, 3)).await.unwrap();
+    assert_eq!(first_page.total_items, 4);
+    let ids: Vec<&str> = first_page.items.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["c-c", "c-a", "c-b"], "created desc, ties by id asc");
+    let rest = configs.list_score_configs(&a, page(2, 3)).await.unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.items[0].id, "c-d");
+    let empty = configs.list_score_configs(&b, page(1, 50)).await.unwrap();
+    assert_eq!((empty.items.len(), empty.total_items), (0, 0));
+
+    // A valid patch is stored; untouched fields stay.
+    let narrowed = ScoreConfigPatch {
+        max_value: Some(Some(5.0)),
+        description: Some(Some("now 0..5".into())),
+        ..ScoreConfigPatch::default()
+    };
+    let updated = match configs
+        .update_score_config(&a, "c-a", narrowed.clone(), at(30))
+        .await
+        .unwrap()
+    {
+        ScoreConfigUpdate::Updated(config) => config,
+        other => panic!("expected an update, got {other:?}"),
+    };
+    assert_eq!(updated.max_value, Some(5.0));
+    assert_eq!(updated.min_value, Some(0.0));
+    assert_eq!(updated.created_at, at(1));
+    assert_eq!(updated.updated_at, at(30));
+    assert_eq!(
+        configs.get_score_config(&a, "c-a").await.unwrap(),
+        Some(updated.clone())
+    );
+    // A patch that breaks a rule changes nothing and says why.
+    match configs
+        .update_score_config(
+            &a,
+            "c-a",
+            ScoreConfigPatch {
+                min_value: Some(Some(7.0)),
+                ..ScoreConfigPatch::default()
+            },
+            at(31),
+        )
+        .await
+        .unwrap()
+    {
+        ScoreConfigUpdate::Rejected(reason) => assert!(reason.contains("minValue"), "{reason}"),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    assert_eq!(
+        configs.get_score_config(&a, "c-a").await.unwrap(),
+        Some(updated)
+    );
+    // Other projects cannot see or change the config.
+    assert_eq!(
+        configs
+            .update_score_config(&b, "c-a", narrowed, at(32))
+            .await
+            .unwrap(),
+        ScoreConfigUpdate::NotFound
+    );
+    assert_eq!(configs.get_score_config(&b, "c-a").await.unwrap(), None);
+
+    // Scores written after the patch are checked against the new range.
+    let score = |event: &str, id: &str, value: f64| {
+        json!({"id": event, "type": "score-create", "timestamp": "2025-03-01T10:00:00Z",
+               "body": {"id": id, "traceId": "t", "name": "n", "configId": "c-a", "value": value}})
+    };
+    let outcomes = ingest(
+        stores,
+        &a,
+        json!([score("e1", "s-7", 7.0), score("e2", "s-4", 4.0)]),
+    )
+    .await;
+    assert!(
+        outcomes[0].as_ref().is_err_and(|e| e.contains("maximum 5")),
+        "{outcomes:?}"
+    );
+    assert!(outcomes[1].is_ok(), "{outcomes:?}");
+    // Archived: new scores are rejected; the stored one stays; unarchived: accepted again.
+    let archive = |flag: bool| ScoreConfigPatch {
+        is_archived: Some(flag),
+        ..ScoreConfigPatch::default()
+    };
+    assert!(matches!(
+        configs.update_score_config(&a, "c-a", archive(true), at(40)).await.unwrap(),
+        ScoreConfigUpdate::Updated(ref config) if config.is_archived
+    ));
+    let outcomes = ingest(stores, &a, json!([score("e3", "s-3", 3.0)])).await;
+    assert!(
+        outcomes[0].as_ref().is_err_and(|e| e.contains("archived")),
+        "{outcomes:?}"
+    );
+    assert!(stores.scores.get_score(&a, "s-4").await.unwrap().is_some());
+    configs
+        .update_score_config(&a, "c-a", archive(false), at(41))
+        .await
+        .unwrap();
+    ingest_ok(stores, &a, json!([score("e4", "s-3", 3.0)])).await;
+}
+
+fn comment(
+    id: &str,
+    kind: CommentObjectType,
+    object: &str,
+    author: Option<&str>,
+    second: u32,
+) -> Comment {
+    Comment {
+        id: id.into(),
+        object_type: kind,
+        object_id: object.into(),
+        content: format!("comment {id}"),
+        author_user_id: author.map(str::to_owned),
+        created_at: micros(&format!("2025-04-01T00:00:{second:02}Z")),
+        updated_at: micros(&format!("2025-04-01T00:00:{second:02}Z")),
+    }
+}
+
+pub async fn comments_insert_get_and_filtered_pages(stores: &Stores) {
+    let (a, b) = projects_a_b(stores).await;
+    let store = &stores.comments;
+    let all = [
+        comment("c1", CommentObjectType::Trace, "t1", Some("u1"), 1),
+        comment("c2", CommentObjectType::Trace, "t1", Some("u2"), 2),
+        comment("c3", CommentObjectType::Observation, "t1", None, 3),
+        comment("c4", CommentObjectType::Session, "s1", Some("u1"), 3),
+        comment("c5", CommentObjectType::Prompt, "p1", Some("u1"), 5),
+    ];
+    for item in &all {
+        store.insert_comment(&a, item.clone()).await.unwrap();
+    }
+    match store.insert_comment(&a, all[0].clone()).await {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("an existing comment id must be a conflict, got {other:?}"),
+    }
+    assert_eq!(
+        store.get_comment(&a, "c4").await.unwrap(),
+        Some(all[3].clone())
+    );
+    assert_eq!(store.get_comment(&a, "nope").await.unwrap(), None);
+
+    let list = |query: CommentQuery, page: PageRequest| {
+        let project = a.clone();
+        async move {
+            let result = stores
+                .comments
+                .list_comments(&project, &query, page)
+                .await
+                .unwrap();
+            let ids: Vec<String> = result.items.iter().map(|c| c.id.clone()).collect();
+            (ids, result.total_items)
+        }
+    };
+    assert_eq!(
+        list(CommentQuery::default(), page(1, 50)).await,
+        (strs(&["c5", "c4", "c3", "c2", "c1"]), 5),
+        "created desc, ties by id desc"
+    );
+    assert_eq!(
+        list(CommentQuery::default(), page(2, 2)).await,
+        (strs(&["c3", "c2"]), 5)
+    );
+    let trace_t1 = CommentQuery {
+        object_type: Some(CommentObjectType::Trace),
+        object_id: Some("t1".into()),
+        ..CommentQuery::default()
+    };
+    assert_eq!(list(trace_t1, page(1, 50)).await, (strs(&["c2", "c1"]), 2));
+    let by_author = CommentQuery {
+        author_user_id: Some("u1".into()),
+        ..CommentQuery::default()
+    };
+    assert_eq!(
+        list(by_author, page(1, 50)).await,
+        (strs(&["c5", "c4", "c1"]), 3)
+    );
+    let prompts = CommentQuery {
+        object_type: Some(CommentObjectType::Prompt),
+        ..CommentQuery::default()
+    };
+    assert_eq!(list(prompts, page(1, 50)).await, (strs(&["c5"]), 1));
+
+    // Project B sees none of it, and may use the same ids.
+    assert_eq!(store.get_comment(&b, "c1").await.unwrap(), None);
+    let other = store
+        .list_comments(&b, &CommentQuery::default(), page(1, 50))
+        .await
+        .unwrap();
+    assert_eq!((other.items.len(), other.total_items), (0, 0));
+    store
+        .insert_comment(
+            &b,
+            comment("c1", CommentObjectType::Session, "s-b", None, 9),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_comment(&a, "c1").await.unwrap(),
+        Some(all[0].clone())
+    );
+}
+
+fn queue(id: &str, name: &str, second: u32) -> AnnotationQueue {
+    AnnotationQueue {
+        id: id.into(),
+        name: name.into(),
+        description: Some(format!("queue {name}")),
+        score_config_ids: vec!["cfg-1".into(), "cfg-2".into()],
+        created_at: micros(&format!("2025-05-01T00:00:{second:02}Z")),
+        updated_at: micros(&format!("2025-05-01T00:00:{second:02}Z")),
+    }
+}
+
+fn queue_item(id: &str, queue: &str, object: &str, second: u32) -> AnnotationQueueItem {
+    AnnotationQueueItem::new(
+        id.into(),
+        queue.into(),
+        AnnotationObjectType::Trace,
+        object.into(),
+        AnnotationQueueStatus::Pending,
+        micros(&format!("2025-05-02T00:00:{second:02}Z")),
+    )
+}
+
+pub async fn annotation_queues_have_unique_names_per_project(stores: &Stores) {
+    let (a, b) = projects_a_b(stores).await;
+    let store = &stores.annotation_queues;
+    for (id, name, second) in [("q1", "first", 1), ("q3", "third", 2), ("q2", "second", 2)] {
+        store
+            .insert_annotation_queue(&a, queue(id, name, second))
+            .await
+            .unwrap();
+    }
+    match store
+        .insert_annotation_queue(&a, queue("q9", "first", 5))
+        .await
+    {
+        Err(StoreError::Conflict(message)) => {
+            assert!(message.contains("already exists"), "{message}")
+        }
+        other => panic!("a duplicate name must be a conflict, got {other:?}"),
+    }
+    assert_eq!(
+        store.get_annotation_queue(&a, "q2").await.unwrap(),
+        Some(queue("q2", "second", 2))
+    );
+    let listed = store.list_annotation_queues(&a, page(1, 2)).await.unwrap();
+    assert_eq!(listed.total_items, 3);
+    assert_eq!(
+        listed
+            .items
+            .iter()
+            .map(|q| q.id.as_str())
+            .collect::<Vec<_>>(),
+        ["q3", "q2"],
+        "created desc, ties by id desc"
+    );
+    // Names are unique per project only; B sees nothing of A.
+    store
+        .insert_annotation_queue(&b, queue("qb", "first", 1))
+        .await
+        .unwrap();
+    assert_eq!(store.get_annotation_queue(&b, "q1").await.unwrap(), None);
+    let of_b = store.list_annotation_queues(&b, page(1, 50)).await.unwrap();
+    assert_eq!(of_b.total_items, 1);
+    assert_eq!(of_b.items[0].id, "qb");
+}
+
+pub async fn annotation_queue_items_status_dedup_and_scoping(stores: &Stores) {
+    let (a, b) = projects_a_b(stores).await;
+    let store = &stores.annotation_queues;
+    store
+        .insert_annotation_queue(&a, queue("q1", "one", 1))
+        .await
+        .unwrap();
+    store
+        .insert_annotation_queue(&a, queue("q2", "two", 1))
+        .await
+        .unwrap();
+    match store
+        .insert_queue_items(
+            &a,
+            "missing",
+            vec![queue_item("x", "missing", "t", 1)],
+            false,
+        )
+        .await
+    {
+        Err(StoreError::NotFound { .. }) => {}
+        other => panic!("an unknown queue must be not found, got {other:?}"),
+    }
+    match store
+        .insert_queue_items(&b, "q1", vec![queue_item("x", "q1", "t", 1)], false)
+        .await
+    {
+        Err(StoreError::NotFound { .. }) => {}
+        other => panic!("another project's queue must be not found, got {other:?}"),
+    }
+    // Without dedup the same object may be queued twice (as in Langfuse).
+    let first = store
+        .insert_queue_items(
+            &a,
+            "q1",
+            vec![
+                queue_item("i1", "q1", "t1", 1),
+                queue_item("i2", "q1", "t2", 2),
+                queue_item("i3", "q1", "t1", 3),
+            ],
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        QueueItemsInserted {
+            inserted: 3,
+            skipped: 0
+        }
+    );
+    // With dedup, objects already queued (or repeated in the batch) are skipped.
+    let second = store
+        .insert_queue_items(
+            &a,
+            "q1",
+            vec![
+                queue_item("i4", "q1", "t1", 4),
+                queue_item("i5", "q1", "t3", 4),
+                queue_item("i6", "q1", "t3", 4),
+                AnnotationQueueItem {
+                    object_type: AnnotationObjectType::Session,
+                    ..queue_item("i7", "q1", "t1", 5)
+                },
+            ],
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        second,
+        QueueItemsInserted {
+            inserted: 2,
+            skipped: 2
+        }
+    );
+    // The same object in another queue is not a duplicate.
+    let other_queue = store
+        .insert_queue_items(&a, "q2", vec![queue_item("j1", "q2", "t1", 1)], true)
+        .await
+        .unwrap();
+    assert_eq!(other_queue.inserted, 1);
+    // Item ids are unique in the project.
+    match store
+        .insert_queue_items(&a, "q2", vec![queue_item("i1", "q2", "t9", 1)], false)
+        .await
+    {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("a taken item id must be a conflict, got {other:?}"),
+    }
+
+    let ids = |status: Option<AnnotationQueueStatus>| {
+        let project = a.clone();
+        async move {
+            let result = stores
+                .annotation_queues
+                .list_queue_items(&project, "q1", status, page(1, 50))
+                .await
+                .unwrap();
+            let ids: Vec<String> = result.items.iter().map(|i| i.id.clone()).collect();
+            assert_eq!(result.total_items, ids.len() as u64);
+            ids
+        }
+    };
+    assert_eq!(ids(None).await, strs(&["i7", "i5", "i3", "i2", "i1"]));
+    let page_two = store
+        .list_queue_items(&a, "q1", None, page(2, 2))
+        .await
+        .unwrap();
+    assert_eq!(page_two.total_items, 5);
+    assert_eq!(page_two.items[0].id, "i3");
+
+    let done_at = micros("2025-05-03T00:00:00Z");
+    let done = store
+        .set_queue_item_status(&a, "q1", "i2", AnnotationQueueStatus::Completed, done_at)
+        .await
+        .unwrap()
+        .expect("item exists");
+    assert_eq!(done.status, AnnotationQueueStatus::Completed);
+    assert_eq!(done.completed_at, Some(done_at));
+    assert_eq!(done.updated_at, done_at);
+    assert_eq!(
+        store.get_queue_item(&a, "q1", "i2").await.unwrap(),
+        Some(done)
+    );
+    assert_eq!(
+        ids(Some(AnnotationQueueStatus::Completed)).await,
+        strs(&["i2"])
+    );
+    assert_eq!(
+        ids(Some(AnnotationQueueStatus::Pending)).await,
+        strs(&["i7", "i5", "i3", "i1"])
+    );
+    let reopened = store
+        .set_queue_item_status(&a, "q1", "i2", AnnotationQueueStatus::Pending, done_at + 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reopened.completed_at, None);
+
+    // An item is only found through its own queue and project.
+    assert_eq!(store.get_queue_item(&a, "q2", "i1").await.unwrap(), None);
+    assert_eq!(store.get_queue_item(&b, "q1", "i1").await.unwrap(), None);
+    assert_eq!(
+        store
+            .set_queue_item_status(&b, "q1", "i1", AnnotationQueueStatus::Completed, done_at)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(!store.delete_queue_item(&b, "q1", "i1").await.unwrap());
+    assert!(!store.delete_queue_item(&a, "q2", "i1").await.unwrap());
+    assert!(store.delete_queue_item(&a, "q1", "i1").await.unwrap());
+    assert!(!store.delete_queue_item(&a, "q1", "i1").await.unwrap());
+    assert_eq!(ids(None).await, strs(&["i7", "i5", "i3", "i2"]));
+    let of_b = store
+        .list_queue_items(&b, "q1", None, page(1, 50))
+        .await
+        .unwrap();
+    assert_eq!((of_b.items.len(), of_b.total_items), (0, 0));
+}
+
+pub async fn annotation_queue_item_locks(stores: &Stores) {
+    let (a, b) = projects_a_b(stores).await;
+    let store = &stores.annotation_queues;
+    store
+        .insert_annotation_queue(&a, queue("q", "locks", 1))
+        .await
+        .unwrap();
+    store
+        .insert_queue_items(
+            &a,
+            "q",
+            vec![
+                queue_item("i1", "q", "t1", 1),
+                queue_item("i2", "q", "t2", 2),
+                queue_item("i3", "q", "t3", 3),
+            ],
+            false,
+        )
+        .await
+        .unwrap();
+    let now = micros("2025-06-01T12:00:00Z");
+    let second = 1_000_000;
+
+    let locked = match store
+        .lock_queue_item(&a, "q", "i1", "ann", now, 300)
+        .await
+        .unwrap()
+    {
+        ItemLockOutcome::Done(item) => item,
+        other => panic!("expected a lock, got {other:?}"),
+    };
+    let lock = locked.lock.clone().unwrap();
+    assert_eq!(
+        (lock.user_id.as_str(), lock.locked_at, lock.expires_at),
+        ("ann", now, now + 300 * second)
+    );
+    assert_eq!(
+        store.get_queue_item(&a, "q", "i1").await.unwrap(),
+        Some(locked)
+    );
+    // Another user is refused while the lock lasts.
+    match store
+        .lock_queue_item(&a, "q", "i1", "bob", now + 10 * second, 300)
+        .await
+        .unwrap()
+    {
+        ItemLockOutcome::Held(held) => {
+            assert_eq!(held.user_id, "ann");
+            assert_eq!(held.expires_at, now + 300 * second);
+        }
+        other => panic!("expected the lock to be held, got {other:?}"),
+    }
+    assert!(matches!(
+        store
+            .unlock_queue_item(&a, "q", "i1", "bob", now + 10 * second)
+            .await
+            .unwrap(),
+        ItemLockOutcome::Held(_)
+    ));
+    // Other projects and queues do not see the item.
+    assert_eq!(
+        store
+            .lock_queue_item(&b, "q", "i1", "bob", now, 300)
+            .await
+            .unwrap(),
+        ItemLockOutcome::NotFound
+    );
+    assert_eq!(
+        store
+            .lock_queue_item(&a, "other", "i1", "bob", now, 300)
+            .await
+            .unwrap(),
+        ItemLockOutcome::NotFound
+    );
+
+    // "Next" skips items others hold and hands each user a different item.
+    let next_bob = store
+        .lock_next_queue_item(&a, "q", "bob", now + 20 * second, 300)
+        .await
+        .unwrap()
+        .expect("a free item");
+    assert_eq!(next_bob.id, "i2", "oldest free pending item");
+    let again_bob = store
+        .lock_next_queue_item(&a, "q", "bob", now + 21 * second, 300)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again_bob.id, "i2", "the item bob already has open");
+    assert_eq!(
+        again_bob.lock.unwrap().expires_at,
+        now + 321 * second,
+        "renewed"
+    );
+    let next_cy = store
+        .lock_next_queue_item(&a, "q", "cy", now + 22 * second, 300)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next_cy.id, "i3");
+    assert_eq!(
+        store
+            .lock_next_queue_item(&a, "q", "dee", now + 23 * second, 300)
+            .await
+            .unwrap(),
+        None,
+        "every pending item is taken"
+    );
+    // Completing releases the lock and records the annotator.
+    let completed = store
+        .set_queue_item_status(
+            &a,
+            "q",
+            "i3",
+            AnnotationQueueStatus::Completed,
+            now + 30 * second,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(completed.annotator_user_id.as_deref(), Some("cy"));
+    assert_eq!(completed.lock, None);
+    assert_eq!(
+        store
+            .lock_next_queue_item(&a, "q", "dee", now + 31 * second, 300)
+            .await
+            .unwrap(),
+        None,
+        "completed items are not handed out"
+    );
+    // The holder releases; expired locks free the item for others.
+    match store
+        .unlock_queue_item(&a, "q", "i2", "bob", now + 40 * second)
+        .await
+        .unwrap()
+    {
+        ItemLockOutcome::Done(item) => assert_eq!(item.lock, None),
+        other => panic!("expected a release, got {other:?}"),
+    }
+    let after_expiry = now + 301 * second;
+    let next_dee = store
+        .lock_next_queue_item(&a, "q", "dee", after_expiry, 60)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next_dee.id, "i1", "ann's lock expired");
+    assert_eq!(next_dee.lock.unwrap().user_id, "dee");
+}
+
+pub async fn annotation_queue_assignments_are_idempotent(stores: &Stores) {
+    let (a, b) = projects_a_b(stores).await;
+    let store = &stores.annotation_queues;
+    store
+        .insert_annotation_queue(&a, queue("q", "assigned", 1))
+        .await
+        .unwrap();
+    let assign = |user: &str, second: u32| AnnotationQueueAssignment {
+        queue_id: "q".into(),
+        user_id: user.into(),
+        created_at: micros(&format!("2025-05-05T00:00:{second:02}Z")),
+    };
+    let first = store
+        .upsert_queue_assignment(&a, assign("u1", 1))
+        .await
+        .unwrap();
+    assert_eq!(first, assign("u1", 1));
+    let again = store
+        .upsert_queue_assignment(&a, assign("u1", 9))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        assign("u1", 1),
+        "assigning again keeps the first assignment"
+    );
+    store
+        .upsert_queue_assignment(&a, assign("u2", 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_queue_assignments(&a, "q").await.unwrap(),
+        vec![assign("u1", 1), assign("u2", 2)]
+    );
+    match store.upsert_queue_assignment(&b, assign("u1", 1)).await {
+        Err(StoreError::NotFound { .. }) => {}
+        other => panic!("another project's queue must be not found, got {other:?}"),
+    }
+    assert!(
+        store
+            .list_queue_assignments(&b, "q")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!store.delete_queue_assignment(&b, "q", "u1").await.unwrap());
+    assert!(store.delete_queue_assignment(&a, "q", "u1").await.unwrap());
+    assert!(!store.delete_queue_assignment(&a, "q", "u1").await.unwrap());
+    assert_eq!(
+        store.list_queue_assignments(&a, "q").await.unwrap(),
+        vec![assign("u2", 2)]
     );
 }
 
@@ -3170,7 +3983,7 @@ async fn assert_project_sees_nothing(stores: &Stores, project: &ProjectId) {
     );
     assert!(
         stores
-            .scores
+            .score_configs
             .get_score_config(project, "cfg-1")
             .await
             .unwrap()
@@ -3181,7 +3994,7 @@ async fn assert_project_sees_nothing(stores: &Stores, project: &ProjectId) {
 pub async fn project_scoping_hides_data_from_other_projects(stores: &Stores) {
     let (a, b) = projects_a_b(stores).await;
     stores
-        .scores
+        .score_configs
         .insert_score_config(&a, score_config("cfg-1", "quality", ScoreDataType::Numeric))
         .await
         .unwrap();
@@ -3333,6 +4146,1729 @@ pub async fn same_ids_in_two_projects_are_independent(stores: &Stores) {
             .collect::<Vec<_>>(),
         vec![0.9]
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Datasets, dataset items, dataset runs and experiments
+// ---------------------------------------------------------------------------------------
+
+use glassbox_model::datasets::{
+    Dataset, DatasetItem, DatasetItemChange, DatasetItemStatus, ExperimentItemRecord, FieldChange,
+};
+
+fn dataset_upsert(id: &str, name: &str, at: &str) -> DatasetUpsert {
+    DatasetUpsert {
+        id: id.into(),
+        name: name.into(),
+        description: None,
+        metadata: None,
+        input_schema: None,
+        expected_output_schema: None,
+        now: micros(at),
+    }
+}
+
+async fn create_dataset(stores: &Stores, project: &ProjectId, id: &str, name: &str) -> Dataset {
+    stores
+        .datasets
+        .upsert_dataset(project, dataset_upsert(id, name, "2025-05-01T00:00:00Z"))
+        .await
+        .expect("upsert_dataset")
+}
+
+fn set_input(input: Value) -> DatasetItemChange {
+    DatasetItemChange {
+        input: FieldChange::Set(Some(input)),
+        ..DatasetItemChange::default()
+    }
+}
+
+async fn upsert_item(
+    stores: &Stores,
+    project: &ProjectId,
+    dataset_id: &str,
+    item_id: &str,
+    change: DatasetItemChange,
+    at: &str,
+) -> DatasetItem {
+    stores
+        .datasets
+        .upsert_dataset_item(project, dataset_id, item_id, change, micros(at))
+        .await
+        .unwrap_or_else(|error| panic!("upsert_dataset_item {item_id}: {error}"))
+}
+
+async fn item_ids(stores: &Stores, project: &ProjectId, query: &DatasetItemQuery) -> Vec<String> {
+    let result = stores
+        .datasets
+        .list_dataset_items(project, query, ALL)
+        .await
+        .expect("list_dataset_items");
+    assert_eq!(result.total_items, result.items.len() as u64, "{query:?}");
+    result.items.into_iter().map(|item| item.id).collect()
+}
+
+/// The items of a dataset as they were at `iso`.
+async fn items_at(
+    stores: &Stores,
+    project: &ProjectId,
+    dataset_id: &str,
+    iso: &str,
+) -> Vec<DatasetItem> {
+    let query = DatasetItemQuery {
+        version: Some(micros(iso)),
+        ..in_dataset(dataset_id)
+    };
+    stores
+        .datasets
+        .list_dataset_items(project, &query, ALL)
+        .await
+        .expect("list_dataset_items")
+        .items
+}
+
+fn in_dataset(dataset_id: &str) -> DatasetItemQuery {
+    DatasetItemQuery {
+        dataset_id: Some(dataset_id.into()),
+        ..DatasetItemQuery::default()
+    }
+}
+
+fn new_run_item(id: &str, run_id: &str, run_name: &str, item: &str, trace: &str) -> NewRunItem {
+    NewRunItem {
+        id: id.into(),
+        run_id: run_id.into(),
+        run_name: run_name.into(),
+        run_description: Some("first description".into()),
+        run_metadata: Some(json!({"model": "a"})),
+        dataset_item_id: item.into(),
+        trace_id: trace.into(),
+        observation_id: None,
+        dataset_version: None,
+        created_at: micros("2025-05-02T00:00:00Z"),
+    }
+}
+
+fn experiment_record(
+    experiment: &str,
+    dataset: Option<&str>,
+    item: &str,
+    trace: &str,
+    start: &str,
+) -> ExperimentItemRecord {
+    ExperimentItemRecord {
+        experiment_id: experiment.into(),
+        experiment_name: Some(format!("{experiment}-name")),
+        experiment_description: None,
+        experiment_metadata: None,
+        dataset_id: dataset.map(str::to_owned),
+        item_id: item.into(),
+        item_version: None,
+        item_expected_output: None,
+        item_metadata: None,
+        trace_id: trace.into(),
+        root_observation_id: None,
+        start_time: micros(start),
+    }
+}
+
+pub async fn datasets_upsert_by_name_get_and_list(stores: &Stores) {
+    let a = project(stores, "project-a").await;
+    let mut first = dataset_upsert("ds-1", "evals/qa", "2025-05-01T00:00:00Z");
+    first.description = Some("QA".into());
+    first.metadata = Some(json!({"owner": "team"}));
+    first.input_schema = Some(json!({"type": "object"}));
+    let created = stores.datasets.upsert_dataset(&a, first).await.unwrap();
+    assert_eq!(created.id, "ds-1");
+    assert_eq!(created.name, "evals/qa");
+    assert_eq!(created.metadata, Some(json!({"owner": "team"})));
+    assert_eq!(created.expected_output_schema, None);
+    assert_eq!(created.created_at, micros("2025-05-01T00:00:00Z"));
+
+    // Same name: an update of that dataset; the new id is not used, omitted values stay.
+    let mut again = dataset_upsert("ds-other", "evals/qa", "2025-05-01T01:00:00Z");
+    again.description = Some("QA v2".into());
+    let updated = stores.datasets.upsert_dataset(&a, again).await.unwrap();
+    assert_eq!(updated.id, "ds-1");
+    assert_eq!(updated.description.as_deref(), Some("QA v2"));
+    assert_eq!(updated.metadata, Some(json!({"owner": "team"})), "kept");
+    assert_eq!(
+        updated.input_schema,
+        Some(json!({"type": "object"})),
+        "kept"
+    );
+    assert_eq!(updated.created_at, created.created_at);
+    assert_eq!(updated.updated_at, micros("2025-05-01T01:00:00Z"));
+    assert_eq!(
+        stores
+            .datasets
+            .get_dataset_by_name(&a, "evals/qa")
+            .await
+            .unwrap(),
+        Some(updated.clone())
+    );
+    assert_eq!(
+        stores.datasets.get_dataset(&a, "ds-1").await.unwrap(),
+        Some(updated)
+    );
+    assert_eq!(
+        stores
+            .datasets
+            .get_dataset_by_name(&a, "evals")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        stores.datasets.get_dataset(&a, "ds-other").await.unwrap(),
+        None
+    );
+
+    stores
+        .datasets
+        .upsert_dataset(&a, dataset_upsert("ds-2", "second", "2025-05-02T00:00:00Z"))
+        .await
+        .unwrap();
+    stores
+        .datasets
+        .upsert_dataset(&a, dataset_upsert("ds-3", "third", "2025-05-03T00:00:00Z"))
+        .await
+        .unwrap();
+    let first_page = stores.datasets.list_datasets(&a, page(1, 2)).await.unwrap();
+    assert_eq!(first_page.total_items, 3);
+    let names: Vec<&str> = first_page.items.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["third", "second"], "newest first");
+    let second_page = stores.datasets.list_datasets(&a, page(2, 2)).await.unwrap();
+    let names: Vec<&str> = second_page.items.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["evals/qa"]);
+}
+
+pub async fn dataset_items_upsert_merges_and_reads_pin_versions(stores: &Stores) {
+    let a = project(stores, "project-a").await;
+    let dataset = create_dataset(stores, &a, "ds-1", "capitals").await;
+    let v1 = upsert_item(
+        stores,
+        &a,
+        &dataset.id,
+        "item-1",
+        DatasetItemChange {
+            input: FieldChange::Set(Some(json!({"country": "France"}))),
+            expected_output: FieldChange::Set(Some(json!("Paris"))),
+            metadata: FieldChange::Set(Some(json!({"difficulty": "easy"}))),
+            source_trace_id: FieldChange::Set(Some("trace-src".into())),
+            ..DatasetItemChange::default()
+        },
+        "2025-05-01T10:00:00.123456Z",
+    )
+    .await;
+    assert_eq!(
+        v1.valid_from,
+        micros("2025-05-01T10:00:00.123Z"),
+        "milliseconds"
+    );
+    assert_eq!(v1.status, DatasetItemStatus::Active);
+    assert_eq!(v1.dataset_name, "capitals");
+
+    // Partial update: only the expected output; `null` metadata clears.
+    let v2 = upsert_item(
+        stores,
+        &a,
+        &dataset.id,
+        "item-1",
+        DatasetItemChange {
+            expected_output: FieldChange::Set(Some(json!("Paris, France"))),
+            metadata: FieldChange::Set(None),
+            ..DatasetItemChange::default()
+        },
+        "2025-05-01T11:00:00Z",
+    )
+    .await;
+    assert_eq!(v2.input, Some(json!({"country": "France"})), "merged");
+    assert_eq!(v2.expected_output, Some(json!("Paris, France")));
+    assert_eq!(v2.metadata, None);
+    assert_eq!(v2.source_trace_id.as_deref(), Some("trace-src"));
+    assert_eq!(
+        v2.created_at, v1.valid_from,
+        "creation time of the first version"
+    );
+
+    // A write in the same millisecond as the last version still moves time forward.
+    let v3 = upsert_item(
+        stores,
+        &a,
+        &dataset.id,
+        "item-1",
+        set_input(json!({"country": "FR"})),
+        "2025-05-01T11:00:00Z",
+    )
+    .await;
+    assert_eq!(v3.valid_from, micros("2025-05-01T11:00:00.001Z"));
+
+    let current = stores
+        .datasets
+        .get_dataset_item(&a, "item-1")
+        .await
+        .unwrap();
+    assert_eq!(current, Some(v3.clone()));
+
+    let read_at = |iso: &'static str| items_at(stores, &a, &dataset.id, iso);
+    assert!(
+        read_at("2025-05-01T09:00:00Z").await.is_empty(),
+        "before creation"
+    );
+    assert_eq!(
+        read_at("2025-05-01T10:00:00.123Z").await,
+        vec![v1.clone()],
+        "at its version"
+    );
+    assert_eq!(read_at("2025-05-01T10:59:59Z").await, vec![v1]);
+    assert_eq!(read_at("2025-05-01T11:00:00Z").await, vec![v2]);
+    assert_eq!(read_at("2030-01-01T00:00:00Z").await, vec![v3.clone()]);
+    assert_eq!(
+        stores
+            .datasets
+            .list_dataset_items(&a, &in_dataset(&dataset.id), ALL)
+            .await
+            .unwrap()
+            .items,
+        vec![v3]
+    );
+
+    // Filters and order (newest first).
+    upsert_item(
+        stores,
+        &a,
+        &dataset.id,
+        "item-2",
+        set_input(json!(2)),
+        "2025-05-02T00:00:00Z",
+    )
+    .await;
+    let other = create_dataset(stores, &a, "ds-2", "other").await;
+    upsert_item(
+        stores,
+        &a,
+        &other.id,
+        "item-3",
+        set_input(json!(3)),
+        "2025-05-03T00:00:00Z",
+    )
+    .await;
+    assert_eq!(
+        item_ids(stores, &a, &in_dataset(&dataset.id)).await,
+        strs(&["item-2", "item-1"])
+    );
+    assert_eq!(
+        item_ids(stores, &a, &DatasetItemQuery::default()).await,
+        strs(&["item-3", "item-2", "item-1"])
+    );
+    let by_source = DatasetItemQuery {
+        source_trace_id: Some("trace-src".into()),
+        ..DatasetItemQuery::default()
+    };
+    assert_eq!(item_ids(stores, &a, &by_source).await, strs(&["item-1"]));
+    let by_ids = DatasetItemQuery {
+        ids: strs(&["item-3", "item-1", "nope"]),
+        ..DatasetItemQuery::default()
+    };
+    assert_eq!(
+        item_ids(stores, &a, &by_ids).await,
+        strs(&["item-3", "item-1"])
+    );
+    let paged = stores
+        .datasets
+        .list_dataset_items(&a, &DatasetItemQuery::default(), page(2, 2))
+        .await
+        .unwrap();
+    assert_eq!(paged.total_items, 3);
+    assert_eq!(paged.items.len(), 1);
+    assert_eq!(paged.items[0].id, "item-1");
+}
+
+pub async fn dataset_items_archive_and_unique_ids(stores: &Stores) {
+    let a = project(stores, "project-a").await;
+    let dataset = create_dataset(stores, &a, "ds-1", "one").await;
+    let other = create_dataset(stores, &a, "ds-2", "two").await;
+    upsert_item(
+        stores,
+        &a,
+        &dataset.id,
+        "item-1",
+        set_input(json!("q")),
+        "2025-05-01T00:00:00Z",
+    )
+    .await;
+    let archived = upsert_item(
+        stores,
+        &a,
+        &dataset.id,
+        "item-1",
+        DatasetItemChange {
+            status: Some(DatasetItemStatus::Archived),
+            ..DatasetItemChange::default()
+        },
+        "2025-05-01T01:00:00Z",
+    )
+    .await;
+    assert_eq!(archived.status, DatasetItemStatus::Archived);
+    assert_eq!(
+        archived.input,
+        Some(json!("q")),
+        "archiving keeps the content"
+    );
+    assert!(
+        item_ids(stores, &a, &in_dataset(&dataset.id))
+            .await
+            .is_empty()
+    );
+    let with_archived = DatasetItemQuery {
+        include_archived: true,
+        ..in_dataset(&dataset.id)
+    };
+    assert_eq!(
+        item_ids(stores, &a, &with_archived).await,
+        strs(&["item-1"])
+    );
+    let by_id = stores
+        .datasets
+        .get_dataset_item(&a, "item-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        by_id.map(|item| item.status),
+        Some(DatasetItemStatus::Archived)
+    );
+    let before = DatasetItemQuery {
+        version: Some(micros("2025-05-01T00:30:00Z")),
+        ..in_dataset(&dataset.id)
+    };
+    assert_eq!(
+        item_ids(stores, &a, &before).await,
+        strs(&["item-1"]),
+        "active back then"
+    );
+    // A later upsert without a status keeps it archived; an explicit one reactivates.
+    let kept = upsert_item(
+        stores,
+        &a,
+        &dataset.id,
+        "item-1",
+        set_input(json!("q2")),
+        "2025-05-01T02:00:00Z",
+    )
+    .await;
+    assert_eq!(kept.status, DatasetItemStatus::Archived);
+    let active = upsert_item(
+        stores,
+        &a,
+        &dataset.id,
+        "item-1",
+        DatasetItemChange {
+            status: Some(DatasetItemStatus::Active),
+            ..DatasetItemChange::default()
+        },
+        "2025-05-01T03:00:00Z",
+    )
+    .await;
+    assert_eq!(
+        (active.status, active.input),
+        (DatasetItemStatus::Active, Some(json!("q2")))
+    );
+
+    // An item id belongs to one dataset.
+    let error = stores
+        .datasets
+        .upsert_dataset_item(
+            &a,
+            &other.id,
+            "item-1",
+            set_input(json!(1)),
+            micros("2025-05-02T00:00:00Z"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Conflict(_)), "{error:?}");
+    let error = stores
+        .datasets
+        .upsert_dataset_item(
+            &a,
+            "no-such-dataset",
+            "item-9",
+            set_input(json!(1)),
+            micros("2025-05-02T00:00:00Z"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::NotFound { .. }), "{error:?}");
+}
+
+pub async fn dataset_item_delete_is_a_versioned_tombstone(stores: &Stores) {
+    let a = project(stores, "project-a").await;
+    let dataset = create_dataset(stores, &a, "ds-1", "one").await;
+    upsert_item(
+        stores,
+        &a,
+        &dataset.id,
+        "item-1",
+        set_input(json!("q")),
+        "2025-05-01T00:00:00Z",
+    )
+    .await;
+    upsert_item(
+        stores,
+        &a,
+        &dataset.id,
+        "item-2",
+        set_input(json!("r")),
+        "2025-05-01T00:00:00Z",
+    )
+    .await;
+    stores
+        .dataset_runs
+        .create_run_item(
+            &a,
+            new_run_item("ri-1", "run-1", "run", "item-1", "trace-1"),
+        )
+        .await
+        .unwrap();
+    stores
+        .dataset_runs
+        .create_run_item(
+            &a,
+            new_run_item("ri-2", "run-1", "run", "item-2", "trace-2"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        stores
+            .datasets
+            .delete_dataset_item(&a, "item-1", micros("2025-05-01T05:00:00Z"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !stores
+            .datasets
+            .delete_dataset_item(&a, "item-1", micros("2025-05-01T06:00:00Z"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !stores
+            .datasets
+            .delete_dataset_item(&a, "unknown", micros("2025-05-01T06:00:00Z"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        stores
+            .datasets
+            .get_dataset_item(&a, "item-1")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        item_ids(stores, &a, &in_dataset(&dataset.id)).await,
+        strs(&["item-2"])
+    );
+    let before = DatasetItemQuery {
+        version: Some(micros("2025-05-01T04:00:00Z")),
+        ..in_dataset(&dataset.id)
+    };
+    let mut before_ids = item_ids(stores, &a, &before).await;
+    before_ids.sort();
+    assert_eq!(
+        before_ids,
+        strs(&["item-1", "item-2"]),
+        "history keeps the item"
+    );
+    // The item's run items went with it.
+    let run_items = stores
+        .dataset_runs
+        .list_run_items(&a, "run-1", ALL)
+        .await
+        .unwrap();
+    let linked: Vec<&str> = run_items
+        .items
+        .iter()
+        .map(|ri| ri.dataset_item_id.as_str())
+        .collect();
+    assert_eq!(linked, ["item-2"]);
+    // The id can be used again: a new item with no memory of the old content.
+    let again = upsert_item(
+        stores,
+        &a,
+        &dataset.id,
+        "item-1",
+        DatasetItemChange {
+            expected_output: FieldChange::Set(Some(json!("new"))),
+            ..DatasetItemChange::default()
+        },
+        "2025-05-01T05:00:00Z",
+    )
+    .await;
+    assert_eq!(again.input, None);
+    assert_eq!(
+        again.valid_from,
+        micros("2025-05-01T05:00:00.001Z"),
+        "after the tombstone"
+    );
+    assert_eq!(again.created_at, again.valid_from);
+}
+
+pub async fn run_items_from_the_api_create_the_run_once(stores: &Stores) {
+    let a = project(stores, "project-a").await;
+    let dataset = create_dataset(stores, &a, "ds-1", "one").await;
+    for id in ["item-1", "item-2"] {
+        upsert_item(
+            stores,
+            &a,
+            &dataset.id,
+            id,
+            set_input(json!(id)),
+            "2025-05-01T00:00:00Z",
+        )
+        .await;
+    }
+    let first = stores
+        .dataset_runs
+        .create_run_item(
+            &a,
+            new_run_item("ri-1", "run-1", "baseline", "item-1", "trace-1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            first.id.as_str(),
+            first.run_id.as_str(),
+            first.run_name.as_str()
+        ),
+        ("ri-1", "run-1", "baseline")
+    );
+    assert_eq!(first.dataset_id.as_deref(), Some("ds-1"));
+    assert_eq!(
+        first.dataset_item_version,
+        Some(micros("2025-05-01T00:00:00Z"))
+    );
+    assert_eq!(first.expected_output, None);
+
+    // Same run name: the run is reused and its description not changed.
+    let mut later = new_run_item("ri-2", "run-other", "baseline", "item-2", "trace-2");
+    later.run_description = Some("changed".into());
+    later.observation_id = Some("obs-2".into());
+    let second = stores
+        .dataset_runs
+        .create_run_item(&a, later)
+        .await
+        .unwrap();
+    assert_eq!(second.run_id, "run-1");
+    assert_eq!(second.observation_id.as_deref(), Some("obs-2"));
+    let run = stores
+        .dataset_runs
+        .get_run(&a, "run-1")
+        .await
+        .unwrap()
+        .expect("run");
+    assert_eq!(run.description.as_deref(), Some("first description"));
+    assert_eq!(run.metadata, Some(json!({"model": "a"})));
+    assert_eq!(run.dataset_name.as_deref(), Some("one"));
+    assert_eq!(
+        stores
+            .dataset_runs
+            .get_run_by_name(&a, "ds-1", "baseline")
+            .await
+            .unwrap(),
+        Some(run)
+    );
+    assert_eq!(
+        stores.dataset_runs.get_run(&a, "run-other").await.unwrap(),
+        None
+    );
+
+    // A repeat of (run, item, trace) returns the stored row.
+    let repeat = stores
+        .dataset_runs
+        .create_run_item(
+            &a,
+            new_run_item("ri-3", "run-1", "baseline", "item-1", "trace-1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(repeat.id, "ri-1");
+    let items = stores
+        .dataset_runs
+        .list_run_items(&a, "run-1", ALL)
+        .await
+        .unwrap();
+    assert_eq!(items.total_items, 2);
+
+    // Archived, deleted, unknown or not-yet-existing (pinned version) items are not found.
+    upsert_item(
+        stores,
+        &a,
+        &dataset.id,
+        "item-2",
+        DatasetItemChange {
+            status: Some(DatasetItemStatus::Archived),
+            ..DatasetItemChange::default()
+        },
+        "2025-05-03T00:00:00Z",
+    )
+    .await;
+    for (item, version) in [
+        ("item-2", None),
+        ("unknown", None),
+        ("item-1", Some("2025-04-01T00:00:00Z")),
+    ] {
+        let mut new = new_run_item("ri-x", "run-1", "baseline", item, "trace-9");
+        new.dataset_version = version.map(micros);
+        let error = stores
+            .dataset_runs
+            .create_run_item(&a, new)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, StoreError::NotFound { .. }),
+            "{item}: {error:?}"
+        );
+    }
+    // Pinned to a time when it was active, the archived item runs in that version.
+    let mut pinned = new_run_item("ri-4", "run-1", "baseline", "item-2", "trace-4");
+    pinned.dataset_version = Some(micros("2025-05-02T00:00:00Z"));
+    let pinned = stores
+        .dataset_runs
+        .create_run_item(&a, pinned)
+        .await
+        .unwrap();
+    assert_eq!(
+        pinned.dataset_item_version,
+        Some(micros("2025-05-01T00:00:00Z"))
+    );
+
+    let runs = stores
+        .dataset_runs
+        .list_runs(&a, "ds-1", ALL)
+        .await
+        .unwrap();
+    assert_eq!(runs.total_items, 1);
+}
+
+pub async fn experiment_spans_make_runs_and_meet_api_run_items(stores: &Stores) {
+    let a = project(stores, "project-a").await;
+    let dataset = create_dataset(stores, &a, "ds-1", "one").await;
+    upsert_item(
+        stores,
+        &a,
+        &dataset.id,
+        "item-1",
+        set_input(json!(1)),
+        "2025-05-01T00:00:00Z",
+    )
+    .await;
+
+    // JS path: the API call first, then the spans with the returned run id.
+    let api = stores
+        .dataset_runs
+        .create_run_item(
+            &a,
+            new_run_item("ri-1", "run-js", "js-run", "item-1", "trace-1"),
+        )
+        .await
+        .unwrap();
+    let mut span_record = experiment_record(
+        "run-js",
+        Some("ds-1"),
+        "item-1",
+        "trace-1",
+        "2025-05-01T23:59:00Z",
+    );
+    span_record.root_observation_id = Some("root-1".into());
+    span_record.item_expected_output = Some(json!("Paris"));
+    stores
+        .dataset_runs
+        .record_experiment_items(&a, vec![span_record])
+        .await
+        .unwrap();
+    let items = stores
+        .dataset_runs
+        .list_run_items(&a, "run-js", ALL)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(items.len(), 1, "one run item from both paths");
+    assert_eq!(items[0].id, api.id);
+    assert_eq!(
+        items[0].observation_id.as_deref(),
+        Some("root-1"),
+        "filled in"
+    );
+    assert_eq!(
+        items[0].created_at,
+        micros("2025-05-01T23:59:00Z"),
+        "earliest"
+    );
+
+    // Python path: spans only, the run from the attributes; evaluator spans without the
+    // description arrive first, the task span with it later.
+    let mut evaluator = experiment_record(
+        "5cb234bf946b9e75",
+        Some("ds-1"),
+        "item-1",
+        "trace-py",
+        "2025-05-02T00:00:01Z",
+    );
+    evaluator.experiment_metadata = Some(json!({"model": "lookup"}));
+    let mut task = experiment_record(
+        "5cb234bf946b9e75",
+        Some("ds-1"),
+        "item-1",
+        "trace-py",
+        "2025-05-02T00:00:00Z",
+    );
+    task.experiment_description = Some("Baseline".into());
+    task.root_observation_id = Some("task-span".into());
+    task.item_metadata = Some(json!({"difficulty": "easy"}));
+    stores
+        .dataset_runs
+        .record_experiment_items(&a, vec![evaluator.clone()])
+        .await
+        .unwrap();
+    stores
+        .dataset_runs
+        .record_experiment_items(&a, vec![task.clone()])
+        .await
+        .unwrap();
+    // Re-sent spans change nothing.
+    stores
+        .dataset_runs
+        .record_experiment_items(&a, vec![task, evaluator])
+        .await
+        .unwrap();
+    let run = stores
+        .dataset_runs
+        .get_run(&a, "5cb234bf946b9e75")
+        .await
+        .unwrap()
+        .expect("run");
+    assert_eq!(run.name, "5cb234bf946b9e75-name");
+    assert_eq!(run.description.as_deref(), Some("Baseline"));
+    assert_eq!(run.metadata, Some(json!({"model": "lookup"})));
+    assert_eq!(run.dataset_id.as_deref(), Some("ds-1"));
+    assert_eq!(run.created_at, micros("2025-05-02T00:00:00Z"));
+    let items = stores
+        .dataset_runs
+        .list_run_items(&a, &run.id, ALL)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].observation_id.as_deref(), Some("task-span"));
+    assert_eq!(items[0].item_metadata, Some(json!({"difficulty": "easy"})));
+    assert_eq!(items[0].dataset_item_id, "item-1");
+    let mut runs: Vec<String> = stores
+        .dataset_runs
+        .list_runs(&a, "ds-1", ALL)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|run| run.id)
+        .collect();
+    runs.sort();
+    assert_eq!(runs, strs(&["5cb234bf946b9e75", "run-js"]));
+
+    // Spans of an experiment on local data: a run without a dataset.
+    stores
+        .dataset_runs
+        .record_experiment_items(
+            &a,
+            vec![experiment_record(
+                "local-1",
+                None,
+                "hash-1",
+                "trace-l",
+                "2025-05-03T00:00:00Z",
+            )],
+        )
+        .await
+        .unwrap();
+    let local = stores
+        .dataset_runs
+        .get_run(&a, "local-1")
+        .await
+        .unwrap()
+        .expect("local run");
+    assert_eq!((local.dataset_id, local.dataset_name), (None, None));
+    // Spans naming an existing run of the dataset under another id join that run.
+    let mut renamed = experiment_record(
+        "other-id",
+        Some("ds-1"),
+        "item-1",
+        "trace-r",
+        "2025-05-04T00:00:00Z",
+    );
+    renamed.experiment_name = Some("js-run".into());
+    stores
+        .dataset_runs
+        .record_experiment_items(&a, vec![renamed])
+        .await
+        .unwrap();
+    assert_eq!(
+        stores.dataset_runs.get_run(&a, "other-id").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        stores
+            .dataset_runs
+            .list_run_items(&a, "run-js", ALL)
+            .await
+            .unwrap()
+            .total_items,
+        2
+    );
+}
+
+pub async fn delete_run_removes_it_and_its_items(stores: &Stores) {
+    let a = project(stores, "project-a").await;
+    let dataset = create_dataset(stores, &a, "ds-1", "one").await;
+    upsert_item(
+        stores,
+        &a,
+        &dataset.id,
+        "item-1",
+        set_input(json!(1)),
+        "2025-05-01T00:00:00Z",
+    )
+    .await;
+    for (run, trace) in [("run-1", "t1"), ("run-2", "t2")] {
+        stores
+            .dataset_runs
+            .create_run_item(
+                &a,
+                new_run_item(&format!("ri-{run}"), run, run, "item-1", trace),
+            )
+            .await
+            .unwrap();
+    }
+    assert!(stores.dataset_runs.delete_run(&a, "run-1").await.unwrap());
+    assert!(!stores.dataset_runs.delete_run(&a, "run-1").await.unwrap());
+    assert_eq!(
+        stores.dataset_runs.get_run(&a, "run-1").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        stores
+            .dataset_runs
+            .list_run_items(&a, "run-1", ALL)
+            .await
+            .unwrap()
+            .total_items,
+        0
+    );
+    assert_eq!(
+        stores
+            .dataset_runs
+            .list_run_items(&a, "run-2", ALL)
+            .await
+            .unwrap()
+            .total_items,
+        1
+    );
+    // The name is free again: a new run with a new id.
+    let again = stores
+        .dataset_runs
+        .create_run_item(
+            &a,
+            new_run_item("ri-new", "run-1b", "run-1", "item-1", "t1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.run_id, "run-1b");
+}
+
+/// Two runs over two items with traces that have observations, costs and scores.
+async fn comparison_fixture(stores: &Stores, project: &ProjectId) {
+    let dataset = create_dataset(stores, project, "ds-1", "one").await;
+    for id in ["item-1", "item-2"] {
+        upsert_item(
+            stores,
+            project,
+            &dataset.id,
+            id,
+            set_input(json!(id)),
+            "2025-05-01T00:00:00Z",
+        )
+        .await;
+    }
+    ingest_ok(
+        stores,
+        project,
+        json!([
+            {"id": "e1", "type": "trace-create", "timestamp": "2025-06-01T10:00:00Z",
+             "body": {"id": "t-a1", "output": "trace output a1"}},
+            {"id": "e2", "type": "span-create", "timestamp": "2025-06-01T10:00:00Z",
+             "body": {"id": "root-a1", "traceId": "t-a1", "startTime": "2025-06-01T10:00:00Z",
+                      "endTime": "2025-06-01T10:00:02Z", "output": "Paris"}},
+            {"id": "e3", "type": "generation-create", "timestamp": "2025-06-01T10:00:00Z",
+             "body": {"id": "gen-a1", "traceId": "t-a1", "parentObservationId": "root-a1",
+                      "startTime": "2025-06-01T10:00:00.500Z", "endTime": "2025-06-01T10:00:01Z",
+                      "costDetails": {"total": 0.25}}},
+            {"id": "e4", "type": "span-create", "timestamp": "2025-06-01T10:00:03Z",
+             "body": {"id": "eval-a1", "traceId": "t-a1", "startTime": "2025-06-01T10:00:03Z",
+                      "endTime": "2025-06-01T10:00:09Z", "costDetails": {"total": 5.0}}},
+            {"id": "e5", "type": "score-create", "timestamp": "2025-06-01T10:00:05Z",
+             "body": {"id": "s-a1", "traceId": "t-a1", "observationId": "root-a1", "name": "exact", "value": 1}},
+            {"id": "e6", "type": "trace-create", "timestamp": "2025-06-01T11:00:00Z",
+             "body": {"id": "t-b1", "output": "Lyon"}},
+            {"id": "e7", "type": "span-create", "timestamp": "2025-06-01T11:00:00Z",
+             "body": {"id": "only-b1", "traceId": "t-b1", "startTime": "2025-06-01T11:00:00Z",
+                      "endTime": "2025-06-01T11:00:04Z", "costDetails": {"total": 0.5}}},
+            {"id": "e8", "type": "score-create", "timestamp": "2025-06-01T11:00:05Z",
+             "body": {"id": "s-b1", "traceId": "t-b1", "name": "exact", "value": 0}}
+        ]),
+    )
+    .await;
+    let mut a1 = new_run_item("ri-a1", "run-a", "a", "item-1", "t-a1");
+    a1.observation_id = Some("root-a1".into());
+    stores
+        .dataset_runs
+        .create_run_item(project, a1)
+        .await
+        .unwrap();
+    // Item 2 in run a: a trace that never arrived.
+    stores
+        .dataset_runs
+        .create_run_item(
+            project,
+            new_run_item("ri-a2", "run-a", "a", "item-2", "t-missing"),
+        )
+        .await
+        .unwrap();
+    stores
+        .dataset_runs
+        .create_run_item(
+            project,
+            new_run_item("ri-b1", "run-b", "b", "item-1", "t-b1"),
+        )
+        .await
+        .unwrap();
+}
+
+pub async fn run_item_results_latency_cost_output_and_scores(stores: &Stores) {
+    let a = project(stores, "project-a").await;
+    comparison_fixture(stores, &a).await;
+    let results = stores
+        .dataset_runs
+        .run_item_results(&a, &strs(&["run-a", "run-b"]))
+        .await
+        .unwrap();
+    let find = |id: &str| {
+        results
+            .iter()
+            .find(|result| result.run_item.id == id)
+            .unwrap_or_else(|| panic!("{id} in {results:?}"))
+    };
+    assert_eq!(results.len(), 3);
+    // Linked to an observation: its duration, the cost of its subtree, its output.
+    let a1 = find("ri-a1");
+    assert_eq!(a1.output, Some(json!("Paris")));
+    assert_close(
+        a1.latency_seconds.expect("latency"),
+        2.0,
+        "observation latency",
+    );
+    assert_close(
+        a1.total_cost.expect("cost"),
+        0.25,
+        "subtree cost, not the evaluator's",
+    );
+    assert_eq!(
+        a1.scores.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["s-a1"]
+    );
+    // Linked to a trace only: the trace's span of time, total cost and output.
+    let b1 = find("ri-b1");
+    assert_eq!(b1.output, Some(json!("Lyon")));
+    assert_close(b1.latency_seconds.expect("latency"), 4.0, "trace latency");
+    assert_close(b1.total_cost.expect("cost"), 0.5, "trace cost");
+    assert_eq!(b1.scores[0].value, 0.0);
+    // Nothing of the trace arrived.
+    let a2 = find("ri-a2");
+    assert_eq!(
+        (a2.latency_seconds, a2.total_cost, a2.output.clone()),
+        (None, None, None)
+    );
+    assert!(a2.scores.is_empty());
+    // Only the runs asked for; the newest run item per (run, item) wins.
+    stores
+        .dataset_runs
+        .create_run_item(&a, {
+            let mut newer = new_run_item("ri-b1-again", "run-b", "b", "item-1", "t-a1");
+            newer.created_at = micros("2025-07-01T00:00:00Z");
+            newer
+        })
+        .await
+        .unwrap();
+    let only_b = stores
+        .dataset_runs
+        .run_item_results(&a, &strs(&["run-b"]))
+        .await
+        .unwrap();
+    assert_eq!(only_b.len(), 1);
+    assert_eq!(only_b[0].run_item.id, "ri-b1-again");
+    assert!(
+        stores
+            .dataset_runs
+            .run_item_results(&a, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn experiments_and_experiment_items_reads(stores: &Stores) {
+    let a = project(stores, "project-a").await;
+    comparison_fixture(stores, &a).await;
+    stores
+        .dataset_runs
+        .record_experiment_items(
+            &a,
+            vec![{
+                let mut record =
+                    experiment_record("local-1", None, "hash-1", "t-b1", "2025-06-01T11:00:00Z");
+                record.root_observation_id = Some("only-b1".into());
+                record
+            }],
+        )
+        .await
+        .unwrap();
+    let everything = ExperimentQuery {
+        from_start_time: micros("2025-01-01T00:00:00Z"),
+        ..ExperimentQuery::default()
+    };
+    let experiments = stores
+        .dataset_runs
+        .list_experiments(&a, &everything, None, 10)
+        .await
+        .unwrap();
+    let summary: Vec<(&str, u64)> = experiments
+        .iter()
+        .map(|e| (e.run.id.as_str(), e.item_count))
+        .collect();
+    // Latest activity first: run-a's missing trace counts at its creation (2025-05-02).
+    assert_eq!(summary, [("local-1", 1), ("run-b", 1), ("run-a", 2)]);
+    let run_a = &experiments[2];
+    assert_eq!(run_a.start_time, micros("2025-05-02T00:00:00Z"));
+    assert_eq!(run_a.end_time, micros("2025-06-01T10:00:02Z"));
+    assert_eq!(experiments[0].end_time, micros("2025-06-01T11:00:04Z"));
+
+    // Keyset pages return every experiment once.
+    let first = stores
+        .dataset_runs
+        .list_experiments(&a, &everything, None, 2)
+        .await
+        .unwrap();
+    let last = &first[1];
+    let cursor = ExperimentCursor {
+        end_time: last.end_time,
+        id: last.run.id.clone(),
+    };
+    let rest = stores
+        .dataset_runs
+        .list_experiments(&a, &everything, Some(&cursor), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|e| e.run.id.as_str()).collect::<Vec<_>>(),
+        ["run-a"]
+    );
+
+    // Range and filters.
+    let june = ExperimentQuery {
+        from_start_time: micros("2025-06-01T00:00:00Z"),
+        to_start_time: Some(micros("2025-06-01T10:30:00Z")),
+        ..ExperimentQuery::default()
+    };
+    let in_june = stores
+        .dataset_runs
+        .list_experiments(&a, &june, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(in_june.len(), 1);
+    assert_eq!(
+        (in_june[0].run.id.as_str(), in_june[0].item_count),
+        ("run-a", 1)
+    );
+    let by_dataset = ExperimentQuery {
+        dataset_ids: strs(&["ds-1"]),
+        experiment_names: strs(&["b"]),
+        ..everything.clone()
+    };
+    let named = stores
+        .dataset_runs
+        .list_experiments(&a, &by_dataset, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        named.iter().map(|e| e.run.id.as_str()).collect::<Vec<_>>(),
+        ["run-b"]
+    );
+    let filtered = ExperimentQuery {
+        filters: filter(
+            r#"[{"type":"stringOptions","column":"id","operator":"any of","value":["local-1"]}]"#,
+            glassbox_model::datasets::EXPERIMENT_COLUMNS,
+        ),
+        ..everything.clone()
+    };
+    let filtered = stores
+        .dataset_runs
+        .list_experiments(&a, &filtered, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        filtered
+            .iter()
+            .map(|e| e.run.id.as_str())
+            .collect::<Vec<_>>(),
+        ["local-1"]
+    );
+
+    // Items: newest first, with the linked observation.
+    let items = stores
+        .dataset_runs
+        .list_experiment_items(&a, &everything, None, 10)
+        .await
+        .unwrap();
+    let order: Vec<&str> = items
+        .iter()
+        .map(|item| item.run_item.trace_id.as_str())
+        .collect();
+    assert_eq!(order, ["t-b1", "t-b1", "t-a1", "t-missing"]);
+    let a1 = &items[2];
+    assert_eq!(
+        a1.observation.as_ref().map(|o| o.id.as_str()),
+        Some("root-a1")
+    );
+    assert_eq!(a1.start_time, micros("2025-06-01T10:00:00Z"));
+    assert_eq!(a1.run.name, "a");
+    assert!(items[3].observation.is_none());
+    let mut seen = Vec::new();
+    let mut cursor: Option<ExperimentItemCursor> = None;
+    loop {
+        let page = stores
+            .dataset_runs
+            .list_experiment_items(&a, &everything, cursor.as_ref(), 1)
+            .await
+            .unwrap();
+        let Some(item) = page.last() else { break };
+        seen.push(item.run_item.id.clone());
+        cursor = Some(ExperimentItemCursor {
+            start_time: item.start_time,
+            trace_id: item.run_item.trace_id.clone(),
+            id: item.run_item.id.clone(),
+        });
+    }
+    assert_eq!(seen.len(), 4);
+    assert_eq!(set(&seen).len(), 4, "each item once");
+    let by_item = ExperimentQuery {
+        item_ids: strs(&["item-2"]),
+        ..everything
+    };
+    let item_2 = stores
+        .dataset_runs
+        .list_experiment_items(&a, &by_item, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(item_2.len(), 1);
+    assert_eq!(item_2[0].run_item.id, "ri-a2");
+}
+
+pub async fn datasets_and_runs_are_scoped_by_project(stores: &Stores) {
+    let (a, b) = projects_a_b(stores).await;
+    comparison_fixture(stores, &a).await;
+    stores
+        .dataset_runs
+        .record_experiment_items(
+            &a,
+            vec![experiment_record(
+                "local-1",
+                None,
+                "h",
+                "t-x",
+                "2025-06-01T00:00:00Z",
+            )],
+        )
+        .await
+        .unwrap();
+    // Project B sees none of it.
+    assert_eq!(
+        stores
+            .datasets
+            .list_datasets(&b, ALL)
+            .await
+            .unwrap()
+            .total_items,
+        0
+    );
+    assert_eq!(stores.datasets.get_dataset(&b, "ds-1").await.unwrap(), None);
+    assert_eq!(
+        stores
+            .datasets
+            .get_dataset_by_name(&b, "one")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        stores
+            .datasets
+            .get_dataset_item(&b, "item-1")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        item_ids(stores, &b, &DatasetItemQuery::default())
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        stores
+            .dataset_runs
+            .list_runs(&b, "ds-1", ALL)
+            .await
+            .unwrap()
+            .total_items,
+        0
+    );
+    assert_eq!(
+        stores.dataset_runs.get_run(&b, "run-a").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        stores
+            .dataset_runs
+            .get_run_by_name(&b, "ds-1", "a")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        stores
+            .dataset_runs
+            .list_run_items(&b, "run-a", ALL)
+            .await
+            .unwrap()
+            .total_items,
+        0
+    );
+    assert!(
+        stores
+            .dataset_runs
+            .run_item_results(&b, &strs(&["run-a", "run-b"]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let everything = ExperimentQuery {
+        from_start_time: micros("2000-01-01T00:00:00Z"),
+        ..ExperimentQuery::default()
+    };
+    assert!(
+        stores
+            .dataset_runs
+            .list_experiments(&b, &everything, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        stores
+            .dataset_runs
+            .list_experiment_items(&b, &everything, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // B cannot write into A's items or runs, nor delete them.
+    let error = stores
+        .dataset_runs
+        .create_run_item(&b, new_run_item("ri-b", "run-a", "a", "item-1", "t-b"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::NotFound { .. }), "{error:?}");
+    let error = stores
+        .datasets
+        .upsert_dataset_item(
+            &b,
+            "ds-1",
+            "item-1",
+            set_input(json!(1)),
+            micros("2025-06-01T00:00:00Z"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::NotFound { .. }), "{error:?}");
+    assert!(
+        !stores
+            .datasets
+            .delete_dataset_item(&b, "item-1", micros("2025-06-01T00:00:00Z"))
+            .await
+            .unwrap()
+    );
+    assert!(!stores.dataset_runs.delete_run(&b, "run-a").await.unwrap());
+    // The same names and ids in B are B's own.
+    let b_dataset = create_dataset(stores, &b, "ds-1", "one").await;
+    upsert_item(
+        stores,
+        &b,
+        &b_dataset.id,
+        "item-1",
+        set_input(json!("b")),
+        "2025-06-01T00:00:00Z",
+    )
+    .await;
+    stores
+        .dataset_runs
+        .record_experiment_items(
+            &b,
+            vec![experiment_record(
+                "run-a",
+                Some("ds-1"),
+                "item-1",
+                "t-b",
+                "2025-06-01T00:00:00Z",
+            )],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        stores
+            .datasets
+            .get_dataset_item(&a, "item-1")
+            .await
+            .unwrap()
+            .and_then(|item| item.input),
+        Some(json!("item-1"))
+    );
+    assert_eq!(
+        stores
+            .dataset_runs
+            .list_run_items(&a, "run-a", ALL)
+            .await
+            .unwrap()
+            .total_items,
+        2
+    );
+    assert_eq!(
+        stores
+            .dataset_runs
+            .list_run_items(&b, "run-a", ALL)
+            .await
+            .unwrap()
+            .total_items,
+        1
+    );
+    assert_eq!(
+        stores
+            .dataset_runs
+            .get_run(&a, "run-a")
+            .await
+            .unwrap()
+            .map(|run| run.name),
+        Some("a".to_owned())
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Models (prices) and metrics
+// ---------------------------------------------------------------------------------------
+
+fn project_model(
+    project: &ProjectId,
+    id: &str,
+    name: &str,
+    pattern: &str,
+    input: f64,
+    output: f64,
+) -> glassbox_model::models::ModelDefinition {
+    glassbox_model::models::ModelDefinition {
+        id: id.into(),
+        project_id: Some(project.clone()),
+        model_name: name.into(),
+        match_pattern: pattern.into(),
+        start_date: None,
+        unit: Some("TOKENS".into()),
+        tokenizer_id: None,
+        tokenizer_config: None,
+        pricing_tiers: vec![glassbox_model::models::PricingTier {
+            id: format!("{id}_tier_default"),
+            name: "Standard".into(),
+            is_default: true,
+            priority: 0,
+            conditions: Vec::new(),
+            prices: vec![("input".into(), input), ("output".into(), output)],
+        }],
+        created_at: micros("2025-01-01T00:00:00Z"),
+        updated_at: micros("2025-01-01T00:00:00Z"),
+    }
+}
+
+async fn finished_recompute(stores: &Stores, project: &ProjectId, model_id: &str) -> RecomputeJob {
+    for _ in 0..1_000 {
+        let job = stores
+            .models
+            .recompute_status(project, model_id)
+            .await
+            .unwrap()
+            .expect("a recompute was queued");
+        if job.status == "done" || job.status == "failed" {
+            return job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the recompute of {model_id} did not finish");
+}
+
+pub async fn models_create_get_list_delete_and_scoping(stores: &Stores) {
+    let a = project(stores, "project-a").await;
+    let b = project(stores, "project-b").await;
+    let builtins = stores
+        .models
+        .list_models(
+            &a,
+            PageRequest {
+                page: 1,
+                limit: 1_000,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(builtins.total_items, 167);
+    let model = project_model(&a, "m-1", "aaa-model", "(?i)^aaa$", 1.0, 2.0);
+    stores.models.create_model(&a, model.clone()).await.unwrap();
+    let listed = stores
+        .models
+        .list_models(&a, PageRequest { page: 1, limit: 1 })
+        .await
+        .unwrap();
+    assert_eq!(listed.total_items, 168);
+    assert_eq!(
+        listed.items[0].as_ref(),
+        &model,
+        "sorted by model name first"
+    );
+    assert_eq!(
+        stores.models.get_model(&a, "m-1").await.unwrap().as_deref(),
+        Some(&model)
+    );
+    assert!(stores.models.get_model(&b, "m-1").await.unwrap().is_none());
+    assert_eq!(
+        stores
+            .models
+            .list_models(&b, PageRequest { page: 1, limit: 1 })
+            .await
+            .unwrap()
+            .total_items,
+        167
+    );
+    let duplicate = stores
+        .models
+        .create_model(&a, project_model(&a, "m-2", "aaa-model", "x", 1.0, 1.0))
+        .await;
+    assert!(
+        matches!(duplicate, Err(StoreError::Conflict(_))),
+        "{duplicate:?}"
+    );
+    assert!(
+        stores
+            .models
+            .delete_model(&b, "m-1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let builtin_id = builtins.items[0].id.clone();
+    assert!(
+        stores
+            .models
+            .delete_model(&a, &builtin_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        stores
+            .models
+            .delete_model(&a, "m-1")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(stores.models.get_model(&a, "m-1").await.unwrap().is_none());
+}
+
+pub async fn model_prices_infer_cost_and_recompute_after_a_change(stores: &Stores) {
+    let a = project(stores, "project-a").await;
+    let b = project(stores, "project-b").await;
+    let batch = json!([
+        {"id": "e1", "type": "generation-create", "timestamp": "2025-03-01T10:00:00Z",
+         "body": {"id": "g1", "traceId": "t1", "model": "gpt-4o", "usageDetails": {"input": 1000, "output": 100}}}]);
+    ingest_ok(stores, &a, batch.clone()).await;
+    ingest_ok(stores, &b, batch).await;
+    let builtin = 1000.0 * 2.5e-6 + 100.0 * 1e-5;
+    let cost = |observation: Observation| observation.total_cost.expect("a cost");
+    let before = get_observation(stores, &a, "g1").await;
+    assert!((cost(before.clone()) - builtin).abs() < 1e-12);
+    assert_eq!(
+        before.internal_model_id.as_deref(),
+        Some("b9854a5c92dc496b997d99d20")
+    );
+    let model = project_model(&a, "mine", "gpt-4o", "(?i)^gpt-4o$", 1e-5, 2e-5);
+    stores.models.create_model(&a, model).await.unwrap();
+    let job = finished_recompute(stores, &a, "mine").await;
+    assert_eq!(
+        (job.status.as_str(), job.total, job.processed, job.updated),
+        ("done", 1, 1, 1)
+    );
+    let after = get_observation(stores, &a, "g1").await;
+    assert!((cost(after.clone()) - (1000.0 * 1e-5 + 100.0 * 2e-5)).abs() < 1e-12);
+    assert_eq!(after.internal_model_id.as_deref(), Some("mine"));
+    // The other project keeps the built-in price.
+    let other = get_observation(stores, &b, "g1").await;
+    assert!((cost(other) - builtin).abs() < 1e-12);
+    stores.models.delete_model(&a, "mine").await.unwrap();
+    finished_recompute(stores, &a, "mine").await;
+    assert!((cost(get_observation(stores, &a, "g1").await) - builtin).abs() < 1e-12);
+}
+
+fn metrics_query(body: Value) -> glassbox_model::metrics::MetricsQuery {
+    glassbox_model::metrics::parse_query_value(&body, glassbox_model::metrics::ApiVersion::V1)
+        .unwrap()
+}
+
+pub async fn metrics_rollups_replace_refolded_and_deleted_observations(stores: &Stores) {
+    let a = project(stores, "project-a").await;
+    let mut events = Vec::new();
+    for index in 0..30 {
+        events.push(json!({"id": format!("c{index}"), "type": "generation-create",
+            "timestamp": "2025-03-01T10:00:00Z",
+            "body": {"id": format!("g{index}"), "traceId": format!("t{}", index % 3), "name": format!("n{}", index % 2),
+                     "model": "m", "startTime": format!("2025-03-01T{:02}:10:00Z", index % 20),
+                     "endTime": format!("2025-03-01T{:02}:10:01Z", index % 20), "costDetails": {"total": 1.0}}}));
+    }
+    for index in 0..3 {
+        events.push(json!({"id": format!("t{index}"), "type": "trace-create", "timestamp": "2025-03-01T10:00:00Z",
+            "body": {"id": format!("t{index}"), "userId": format!("u{index}")}}));
+    }
+    ingest_ok(stores, &a, Value::Array(events)).await;
+    // Re-folds: a cost change, a model change, a user change; then a trace deleted.
+    ingest_ok(
+        stores,
+        &a,
+        json!([
+        {"id": "u1", "type": "generation-update", "timestamp": "2025-03-01T11:00:00Z",
+         "body": {"id": "g0", "costDetails": {"total": 5.0}}},
+        {"id": "u2", "type": "generation-update", "timestamp": "2025-03-01T11:00:00Z",
+         "body": {"id": "g1", "model": "other"}},
+        {"id": "u3", "type": "trace-create", "timestamp": "2025-03-01T11:00:00Z",
+         "body": {"id": "t1", "userId": "u-new"}}]),
+    )
+    .await;
+    stores
+        .ingest
+        .delete_traces(&a, &["t2".to_owned()])
+        .await
+        .unwrap();
+    let range = |query: Value| {
+        let mut query = query;
+        query["fromTimestamp"] = json!("2025-03-01T00:00:00Z");
+        query["toTimestamp"] = json!("2025-03-02T00:00:00Z");
+        metrics_query(query)
+    };
+    let queries = [
+        range(
+            json!({"view": "observations", "dimensions": [{"field": "providedModelName"}, {"field": "name"}],
+            "metrics": [{"measure": "totalCost", "aggregation": "sum"}, {"measure": "count", "aggregation": "count"},
+                        {"measure": "latency", "aggregation": "avg"}], "timeDimension": {"granularity": "hour"}}),
+        ),
+        range(
+            json!({"view": "observations", "dimensions": [{"field": "userId"}],
+            "metrics": [{"measure": "totalCost", "aggregation": "sum"}, {"measure": "count", "aggregation": "count"}]}),
+        ),
+    ];
+    for query in &queries {
+        let mut with = stores
+            .metrics
+            .query_metrics(&a, query, MetricsOptions { use_rollups: true })
+            .await
+            .unwrap();
+        let mut without = stores
+            .metrics
+            .query_metrics(&a, query, MetricsOptions { use_rollups: false })
+            .await
+            .unwrap();
+        let key = |row: &glassbox_model::metrics::ResultRow| {
+            format!("{:?}{:?}", row.dimensions, row.time_bucket)
+        };
+        with.sort_by_key(key);
+        without.sort_by_key(key);
+        assert_eq!(with, without);
+    }
+    let by_user = stores
+        .metrics
+        .query_metrics(&a, &queries[1], MetricsOptions::default())
+        .await
+        .unwrap();
+    let users: Vec<(Value, Value, Value)> = by_user
+        .iter()
+        .map(|row| {
+            (
+                row.dimensions[0].clone(),
+                row.metrics[0].clone(),
+                row.metrics[1].clone(),
+            )
+        })
+        .collect();
+    // t0: g0 (5.0) + 9 more; t1 moved to u-new: 10 rows; t2 deleted.
+    assert_eq!(
+        users,
+        vec![
+            (json!("u0"), json!(14.0), json!(10)),
+            (json!("u-new"), json!(10.0), json!(10))
+        ]
+    );
+}
+
+pub async fn metrics_are_scoped_by_project(stores: &Stores) {
+    let a = project(stores, "project-a").await;
+    let b = project(stores, "project-b").await;
+    ingest_ok(
+        stores,
+        &a,
+        json!([
+        {"id": "e1", "type": "span-create", "timestamp": "2025-03-01T10:00:00Z",
+         "body": {"id": "s1", "traceId": "t1", "name": "x"}}]),
+    )
+    .await;
+    let query = metrics_query(
+        json!({"view": "observations", "metrics": [{"measure": "count", "aggregation": "count"}],
+        "fromTimestamp": "2025-03-01T00:00:00Z", "toTimestamp": "2025-03-02T00:00:00Z"}),
+    );
+    for (project, expected) in [(&a, 1), (&b, 0)] {
+        let rows = stores
+            .metrics
+            .query_metrics(project, &query, MetricsOptions::default())
+            .await
+            .unwrap();
+        let count: u64 = rows
+            .iter()
+            .map(|row| row.metrics[0].as_u64().unwrap())
+            .sum();
+        assert_eq!(count, expected);
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::params::{QueryParams, page_meta};
 use crate::wire::{TraceFields, observation_v1, score_object, trace_core, trace_list_item};
 
-fn parse_order(text: &str) -> ApiResult<(TraceOrderColumn, SortDirection)> {
+pub(crate) fn parse_order(text: &str) -> ApiResult<(TraceOrderColumn, SortDirection)> {
     let (column, direction) = text.rsplit_once('.').ok_or_else(|| {
         ApiError::InvalidRequest(
             "Invalid request data: orderBy must look like `timestamp.desc`".into(),

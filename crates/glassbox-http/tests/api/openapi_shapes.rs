@@ -7,12 +7,12 @@ use serde_json::{Value, json};
 
 use crate::support::{Auth, TestApp, event_at, testdata_path};
 
-struct Contract {
+pub struct Contract {
     root: Value,
 }
 
 impl Contract {
-    fn load() -> Contract {
+    pub fn load() -> Contract {
         let text = std::fs::read_to_string(testdata_path("langfuse-openapi.yml"))
             .expect("read the OpenAPI file");
         let root: Value = serde_yaml_ng::from_str(&text).expect("parse the OpenAPI YAML");
@@ -37,7 +37,7 @@ impl Contract {
     }
 
     /// The schema of the 2xx JSON response of `method path`, and its status.
-    fn response_schema(&self, path: &str, method: &str) -> (&Value, String) {
+    pub fn response_schema(&self, path: &str, method: &str) -> (&Value, String) {
         let responses = &self.root["paths"][path][method]["responses"];
         let (status, response) = responses
             .as_object()
@@ -50,7 +50,7 @@ impl Contract {
         (schema, status.clone())
     }
 
-    fn schema_name(schema: &Value) -> String {
+    pub fn schema_name(schema: &Value) -> String {
         schema["$ref"]
             .as_str()
             .and_then(|reference| reference.rsplit('/').next())
@@ -58,7 +58,7 @@ impl Contract {
             .to_owned()
     }
 
-    fn check(&self, value: &Value, schema: &Value, at: &str, problems: &mut Vec<String>) {
+    pub fn check(&self, value: &Value, schema: &Value, at: &str, problems: &mut Vec<String>) {
         let schema = self.resolve(schema);
         if value.is_null() {
             // Nullable or not, a present `null` says nothing about the shape.

@@ -306,7 +306,7 @@ impl TestApp {
 
     pub async fn insert_config(&self, project: &str, config: ScoreConfig) {
         self.stores
-            .scores
+            .score_configs
             .insert_score_config(&ProjectId(project.to_owned()), config)
             .await
             .expect("insert score config");

@@ -12,7 +12,8 @@
 //!
 //! Not mapped (yet): tool definitions and tool calls are not moved out of the metadata
 //! into `tool_definitions`/`tool_calls`; media payloads are not uploaded; LiveKit debug
-//! span names do not set the DEBUG level; experiment attributes stay in the metadata.
+//! span names do not set the DEBUG level. Experiment attributes stay in the metadata too;
+//! `experiment.rs` derives dataset runs and run items from them.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::Span;

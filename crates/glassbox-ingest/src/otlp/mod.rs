@@ -8,6 +8,7 @@
 
 mod attributes;
 mod decode;
+mod experiment;
 mod io;
 mod map;
 mod observation_type;
@@ -15,6 +16,7 @@ mod trace_attributes;
 mod usage;
 
 pub use decode::{OtlpDecodeError, decode_json, decode_protobuf};
+pub use experiment::experiment_items;
 pub use map::{ConvertedExport, RejectedSpan, convert_export};
 
 #[cfg(test)]
