@@ -610,17 +610,17 @@ pub fn parse_query_value(value: &Value, version: ApiVersion) -> Result<MetricsQu
             descending,
         });
     }
-    if version == ApiVersion::V2 {
-        if let Some(dimension) = chosen.iter().find(|dimension| dimension.high_cardinality) {
-            let ordered_by_measure = order_by.iter().any(|order| {
-                order.descending && metrics.iter().any(|metric| metric.alias() == order.field)
-            });
-            if row_limit.is_none() || !ordered_by_measure || granularity.is_some() {
-                return Err(format!(
-                    "dimension `{}` has high cardinality: set config.row_limit and a descending orderBy on a metric, without timeDimension, or filter on it instead",
-                    dimension.name
-                ));
-            }
+    if version == ApiVersion::V2
+        && let Some(dimension) = chosen.iter().find(|dimension| dimension.high_cardinality)
+    {
+        let ordered_by_measure = order_by.iter().any(|order| {
+            order.descending && metrics.iter().any(|metric| metric.alias() == order.field)
+        });
+        if row_limit.is_none() || !ordered_by_measure || granularity.is_some() {
+            return Err(format!(
+                "dimension `{}` has high cardinality: set config.row_limit and a descending orderBy on a metric, without timeDimension, or filter on it instead",
+                dimension.name
+            ));
         }
     }
     let row_limit = row_limit.unwrap_or(match version {

@@ -184,13 +184,14 @@ pub fn compile_pattern(pattern: &str, case_insensitive: bool) -> Result<Regex, S
 /// Compiled patterns by (pattern, case-insensitive), shared by every caller. Bounded:
 /// cleared when it grows past a few thousand entries.
 fn cached_pattern(pattern: &str, case_insensitive: bool) -> Option<Arc<Regex>> {
-    static CACHE: OnceLock<Mutex<HashMap<(String, bool), Option<Arc<Regex>>>>> = OnceLock::new();
+    type Cache = Mutex<HashMap<(String, bool), Option<Arc<Regex>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let key = (pattern.to_owned(), case_insensitive);
-    if let Ok(map) = cache.lock() {
-        if let Some(found) = map.get(&key) {
-            return found.clone();
-        }
+    if let Ok(map) = cache.lock()
+        && let Some(found) = map.get(&key)
+    {
+        return found.clone();
     }
     let compiled = compile_pattern(pattern, case_insensitive)
         .ok()
@@ -506,16 +507,16 @@ pub fn parse_new_model(body: &Value) -> Result<NewModel, String> {
         }
     };
     let unit = text("unit")?;
-    if let Some(unit) = &unit {
-        if !MODEL_UNITS.contains(&unit.as_str()) {
-            return Err(format!("unit must be one of {}", MODEL_UNITS.join(", ")));
-        }
+    if let Some(unit) = &unit
+        && !MODEL_UNITS.contains(&unit.as_str())
+    {
+        return Err(format!("unit must be one of {}", MODEL_UNITS.join(", ")));
     }
     let tokenizer_id = text("tokenizerId")?;
-    if let Some(tokenizer) = &tokenizer_id {
-        if !TOKENIZERS.contains(&tokenizer.as_str()) {
-            return Err("tokenizerId must be openai or claude".into());
-        }
+    if let Some(tokenizer) = &tokenizer_id
+        && !TOKENIZERS.contains(&tokenizer.as_str())
+    {
+        return Err("tokenizerId must be openai or claude".into());
     }
     let tokenizer_config = match object.get("tokenizerConfig") {
         None | Some(Value::Null) => None,

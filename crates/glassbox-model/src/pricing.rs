@@ -348,28 +348,30 @@ pub fn infer_usage_and_cost(
     observation.internal_model_id = model.map(|model| model.id.clone());
     let provided_cost = !observation.provided_cost_details.is_empty();
     let mut usage = stored_usage(&observation.provided_usage_details);
-    if let Some(model) = model {
-        if usage.is_empty() && !provided_cost && observation.level != "ERROR" {
-            let input = observation
-                .input
-                .as_ref()
-                .and_then(|input| count_tokens(model, input));
-            let output = observation
-                .output
-                .as_ref()
-                .and_then(|output| count_tokens(model, output));
-            if let Some(input) = input {
-                usage.insert("input".into(), Value::from(input));
-            }
-            if let Some(output) = output {
-                usage.insert("output".into(), Value::from(output));
-            }
-            if input.is_some() || output.is_some() {
-                usage.insert(
-                    "total".into(),
-                    Value::from(input.unwrap_or(0) + output.unwrap_or(0)),
-                );
-            }
+    if let Some(model) = model
+        && usage.is_empty()
+        && !provided_cost
+        && observation.level != "ERROR"
+    {
+        let input = observation
+            .input
+            .as_ref()
+            .and_then(|input| count_tokens(model, input));
+        let output = observation
+            .output
+            .as_ref()
+            .and_then(|output| count_tokens(model, output));
+        if let Some(input) = input {
+            usage.insert("input".into(), Value::from(input));
+        }
+        if let Some(output) = output {
+            usage.insert("output".into(), Value::from(output));
+        }
+        if input.is_some() || output.is_some() {
+            usage.insert(
+                "total".into(),
+                Value::from(input.unwrap_or(0) + output.unwrap_or(0)),
+            );
         }
     }
     observation.usage_details = usage;

@@ -55,8 +55,8 @@ pub(crate) fn project_models(
     connection: &Connection,
     project: &ProjectId,
 ) -> StoreResult<Arc<Vec<Arc<ModelDefinition>>>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Vec<Arc<ModelDefinition>>>>>> =
-        OnceLock::new();
+    type Cache = Mutex<HashMap<String, Arc<Vec<Arc<ModelDefinition>>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     let mut statement = connection
         .prepare_cached("SELECT id, updated_at FROM models WHERE project_id = ?1 ORDER BY id")
         .map_err(internal)?;
@@ -775,13 +775,14 @@ mod tests {
 
     fn generation(index: i64) -> IngestEvent {
         let start = 1_740_823_200_000_000 + index * 600_000_000; // 2025-03-01T10:00Z + 10 min steps
-        let body: JsonObject = json!({"id": format!("g{index}"), "traceId": format!("t{}", index % 4),
+        let body: JsonObject =
+            json!({"id": format!("g{index}"), "traceId": format!("t{}", index % 4),
             "type": "GENERATION", "name": format!("n{}", index % 3), "model": "gpt-4o",
             "startTime": start, "endTime": start + (index + 1) * 1_000,
             "providedUsageDetails": {"input": 100 * index, "output": 10}})
-        .as_object()
-        .unwrap()
-        .clone();
+            .as_object()
+            .unwrap()
+            .clone();
         IngestEvent {
             event_id: format!("e{index}"),
             event_type: "generation-create".into(),

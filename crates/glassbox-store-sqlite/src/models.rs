@@ -98,7 +98,7 @@ impl ModelStore for SqliteStore {
                     connection,
                     &project,
                     &model.id,
-                    &[model.match_pattern.clone()],
+                    std::slice::from_ref(&model.match_pattern),
                 )
             })
             .await?;

@@ -92,10 +92,10 @@ impl Recompute {
 
     /// Wakes the thread: a job was queued.
     pub(crate) fn notify(&self) {
-        if let Ok(sender) = self.notify.lock() {
-            if let Some(sender) = sender.as_ref() {
-                let _ = sender.send(());
-            }
+        if let Ok(sender) = self.notify.lock()
+            && let Some(sender) = sender.as_ref()
+        {
+            let _ = sender.send(());
         }
     }
 }

@@ -84,7 +84,7 @@ async fn generate(app: &TestApp) -> Data {
             } else {
                 (0, 0)
             };
-            let cost = generation.then(|| input as f64 * 1e-6 + output as f64 * 2e-6);
+            let cost = generation.then_some(input as f64 * 1e-6 + output as f64 * 2e-6);
             let mut body = json!({"id": id, "traceId": trace_id, "name": name, "startTime": iso(start),
                                   "environment": environment});
             if let Some(end) = end {
@@ -221,7 +221,9 @@ async fn metrics_match_a_brute_force_computation() {
         "timeDimension": {"granularity": "day"},
         "fromTimestamp": iso(from), "toTimestamp": iso(to)});
     let answer = metrics(&app, "/api/public/metrics", &query).await;
-    let mut expected: BTreeMap<(i64, Option<String>), (f64, u64, i64, f64, u64)> = BTreeMap::new();
+    // (day, model) → (cost, rows, input tokens, latency sum, latencies)
+    type Sums = (f64, u64, i64, f64, u64);
+    let mut expected: BTreeMap<(i64, Option<String>), Sums> = BTreeMap::new();
     for row in &in_range {
         let entry = expected
             .entry((row.start.div_euclid(DAY) * DAY, row.model.clone()))
