@@ -4,7 +4,8 @@
 
 use rusqlite::Connection;
 
-/// (version, SQL) in order. The version after applying entry `i` is `i + 1`.
+/// (version, SQL) in order; versions are 1, 2, 3, ... without gaps (checked by a test), so a
+/// database at version `n` has exactly the first `n` migrations.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_media.sql")),
@@ -87,6 +88,17 @@ mod tests {
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(version, LATEST_VERSION);
+    }
+
+    #[test]
+    fn versions_are_contiguous_from_one() {
+        for (index, (version, _)) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(
+                *version,
+                index as i64 + 1,
+                "migration versions must be 1, 2, 3, ... without gaps"
+            );
+        }
     }
 
     #[test]

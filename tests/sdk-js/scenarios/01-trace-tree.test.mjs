@@ -135,18 +135,20 @@ ctx.scenario('trace with span, nested generation, event and scores is stored as 
   assert.deepEqual(g.input, messages);
   assert.deepEqual(g.output, completion);
   assert.equal(g.level, 'DEFAULT');
-  // Legacy usage fields reduce usageDetails: input = Σ keys containing "input" (so the
-  // cache_read_input_tokens breakdown counts: 10 + 2), output likewise, total = total.
-  assert.equal(g.usage?.input, 12, 'generation.usage.input = input + cache_read_input_tokens');
+  // The reported total (15 = 10 + 5) shows that the 10 input tokens already include the 2
+  // cache reads, so glassbox stores input 8 + cache_read_input_tokens 2 and never bills the
+  // cached tokens twice. Legacy usage fields reduce usageDetails: input = Σ keys containing
+  // "input" = 8 + 2, output likewise, total = total.
+  assert.equal(g.usage?.input, 10, 'generation.usage.input = input + cache_read_input_tokens');
   assert.equal(g.usage?.output, 5, 'generation.usage.output');
   assert.equal(g.usage?.total, 15, 'generation.usage.total');
   assert.equal(g.usage?.unit, 'TOKENS', 'generation.usage.unit');
-  assert.equal(g.promptTokens, 12);
+  assert.equal(g.promptTokens, 10);
   assert.equal(g.completionTokens, 5);
   assert.equal(g.totalTokens, 15);
   assert.deepEqual(
     g.usageDetails,
-    { input: 10, output: 5, total: 15, cache_read_input_tokens: 2 },
+    { input: 8, output: 5, total: 15, cache_read_input_tokens: 2 },
     'usageDetails = legacy usage overlaid by usageDetails',
   );
   assertApprox(g.costDetails?.input, 0.00001, 'generation.costDetails.input');

@@ -390,16 +390,49 @@ async fn models_and_metrics_responses_match_the_openapi_file() {
     let generation = app.get_ok("/api/public/observations/g").await;
     assert_close(&generation["calculatedTotalCost"], 2000.0 * 2e-6);
     let id = created["id"].as_str().unwrap();
-    let metrics_query = enc(&json!({"view": "observations", "metrics": [{"measure": "count", "aggregation": "count"}],
-        "fromTimestamp": "2025-03-01T00:00:00Z", "toTimestamp": "2025-03-02T00:00:00Z"}).to_string());
+    let metrics_query = enc(
+        &json!({"view": "observations", "metrics": [{"measure": "count", "aggregation": "count"}],
+        "fromTimestamp": "2025-03-01T00:00:00Z", "toTimestamp": "2025-03-02T00:00:00Z"})
+        .to_string(),
+    );
     let mut problems = Vec::new();
     for (path, method, uri, value) in [
-        ("/api/public/models", "post", "/api/public/models".to_owned(), created.clone()),
-        ("/api/public/models", "get", "/api/public/models".to_owned(), Value::Null),
-        ("/api/public/models/{id}", "get", format!("/api/public/models/{id}"), Value::Null),
-        ("/api/public/models/{id}", "get", format!("/api/public/models/{GPT_4O_ID}"), Value::Null),
-        ("/api/public/metrics", "get", format!("/api/public/metrics?query={metrics_query}"), Value::Null),
-        ("/api/public/v2/metrics", "get", format!("/api/public/v2/metrics?query={metrics_query}"), Value::Null),
+        (
+            "/api/public/models",
+            "post",
+            "/api/public/models".to_owned(),
+            created.clone(),
+        ),
+        (
+            "/api/public/models",
+            "get",
+            "/api/public/models".to_owned(),
+            Value::Null,
+        ),
+        (
+            "/api/public/models/{id}",
+            "get",
+            format!("/api/public/models/{id}"),
+            Value::Null,
+        ),
+        (
+            "/api/public/models/{id}",
+            "get",
+            format!("/api/public/models/{GPT_4O_ID}"),
+            Value::Null,
+        ),
+        (
+            "/api/public/metrics",
+            "get",
+            format!("/api/public/metrics?query={metrics_query}"),
+            Value::Null,
+        ),
+        (
+            "/api/public/v2/metrics",
+            "get",
+            format!("/api/public/v2/metrics?query={metrics_query}"),
+            Value::Null,
+        ),
     ] {
         let (schema, _) = contract.response_schema(path, method);
         let body = if value.is_null() {
