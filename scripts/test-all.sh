@@ -11,7 +11,7 @@ echo "==> cargo test (workspace)"
 cargo build --workspace --bins
 cargo test --workspace
 
-echo "==> black-box tests: legacy npm langfuse@3.39.2"
+echo "==> black-box tests: npm langfuse@3.39.2 (legacy) and @langfuse/*@5.11.1"
 TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 export GLASSBOX_BIN="$TARGET_DIR/debug/glassbox"
 (cd tests/sdk-js && npm ci --no-audit --no-fund && npm test)
