@@ -450,3 +450,34 @@ async fn empty_exports_are_accepted() {
         json!("OK")
     );
 }
+
+#[tokio::test]
+async fn chunked_bodies_without_content_length_are_accepted() {
+    let app = TestApp::new().await;
+    let body = serde_json::to_vec(&json_export(
+        "4af7651916cd43dd8448eb211c80319c",
+        "a7ad6b7169203331",
+        "chunked",
+    ))
+    .unwrap();
+    // Three chunks of a body whose length is not known up front, as a streaming exporter
+    // sends it with `Transfer-Encoding: chunked`.
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = body
+        .chunks(body.len() / 3 + 1)
+        .map(|chunk| Ok(bytes::Bytes::copy_from_slice(chunk)))
+        .collect();
+    let request = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(OTLP)
+        .header("authorization", Auth::A.header().unwrap())
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .unwrap();
+    assert_eq!(app.send(request).await.expect(200), &json!({}));
+    let stored = app
+        .get("/api/public/observations/a7ad6b7169203331", &Auth::A)
+        .await;
+    assert_eq!(stored.expect(200)["name"], json!("chunked"));
+}
