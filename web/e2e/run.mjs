@@ -2,9 +2,17 @@
 // web/test-output/e2e/ (gitignored; CI keeps the folder as an artifact).
 //   npm run e2e            (GLASSBOX_BIN=... to pick the binary; default target/debug/glassbox)
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { bigTraceEvents, event, ingest, launchBrowser, repoRoot, startServer } from "./harness.mjs";
+import { bigTraceEvents, ingest, launchBrowser, repoRoot, startServer } from "./harness.mjs";
+
+// The traces are sent by the official Python SDK (langfuse 5, OpenTelemetry export), from
+// the venv that tests/sdk-python/run.sh creates.
+const python = process.env.GLASSBOX_E2E_PYTHON ?? join(repoRoot, "tests", "sdk-python", ".venv", "bin", "python");
+if (!existsSync(python)) {
+  throw new Error(`no Python SDK venv at ${python}: run tests/sdk-python/run.sh --collect-only -q once`);
+}
 
 const shots = join(repoRoot, "web", "test-output", "e2e");
 mkdirSync(shots, { recursive: true });
@@ -44,8 +52,8 @@ try {
     await page.getByLabel("Password").fill("correct horse battery");
     await page.getByRole("button", { name: "Sign up" }).click();
     // The first user owns the organization made at first start: straight to its project.
-    await page.waitForURL(/\/project\/[^/]+\/traces/);
-    await page.getByText("No traces match").waitFor();
+    await page.waitForURL(/\/project\/[^/]+\/dashboard/);
+    await page.getByRole("heading", { name: "Dashboard" }).waitFor();
     await page.getByTestId("project-switcher").click();
     await page.getByRole("menuitem", { name: "Organizations and projects" }).click();
     await page.waitForURL(/\/projects$/);
@@ -68,33 +76,13 @@ try {
     await shot("02-api-keys");
   });
 
-  await journey("send traces, filter the table, open one, read a generation", async () => {
-    const now = Date.now();
-    const iso = (offset) => new Date(now - offset).toISOString();
-    await ingest(server.url, keys.publicKey, keys.secretKey, [
-      event("trace-create", { id: "trace-1", name: "chat-support", userId: "alice", sessionId: "sess-1", tags: ["prod"], timestamp: iso(60_000), input: "capital?", output: "Paris." }),
-      event("generation-create", {
-        id: "gen-1",
-        traceId: "trace-1",
-        name: "answer",
-        model: "gpt-4o",
-        startTime: iso(60_000),
-        completionStartTime: iso(59_600),
-        endTime: iso(59_000),
-        input: [
-          { role: "system", content: "You are a geography assistant." },
-          { role: "user", content: "What is the capital of France?" },
-        ],
-        output: { role: "assistant", content: "The capital of France is Paris." },
-        usageDetails: { input: 20, output: 8, total: 28 },
-        costDetails: { input: 0.001, output: 0.002, total: 0.003 },
-      }),
-      event("span-create", { id: "span-1", traceId: "trace-1", name: "retrieve", startTime: iso(60_000), endTime: iso(59_800), input: { query: "france" } }),
-      event("trace-create", { id: "trace-2", name: "chat-support", userId: "alice", sessionId: "sess-1", timestamp: iso(30_000), input: "and Germany?", output: "Berlin." }),
-      event("trace-create", { id: "trace-3", name: "nightly-batch", userId: "bob", timestamp: iso(10_000) }),
-      event("span-create", { id: "span-3", traceId: "trace-3", name: "load", level: "ERROR", statusMessage: "timeout", startTime: iso(10_000), endTime: iso(9_000) }),
-      event("score-create", { id: "score-1", traceId: "trace-1", name: "helpfulness", value: 0.9 }),
-    ]);
+  let ids;
+  await journey("send traces with the Python SDK, filter the table, open one, read a generation", async () => {
+    const output = execFileSync(python, [join(repoRoot, "web", "e2e", "send_traces.py"), server.url, keys.publicKey, keys.secretKey], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    ids = JSON.parse(output.trim().split("\n").pop());
     await page.getByRole("link", { name: "Traces" }).click();
     await page.waitForURL(/\/traces$/);
     await page.getByTestId("trace-row").nth(2).waitFor();
@@ -117,9 +105,9 @@ try {
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="trace-row"]').length === 3);
     // The oldest chat trace (with the generation) is the last row, newest first.
     await page.getByTestId("trace-row").nth(2).getByRole("link", { name: "chat-support" }).click();
-    await page.waitForURL(/\/traces\/trace-1/);
-    await page.locator('[data-observation-id="gen-1"]').click();
-    await page.waitForURL(/observation=gen-1/);
+    await page.waitForURL(new RegExp(`/traces/${ids.trace1}`));
+    await page.locator(`[data-observation-id="${ids.generation}"]`).click();
+    await page.waitForURL(new RegExp(`observation=${ids.generation}`));
     const transcript = page.getByTestId("chat-transcript").first();
     await transcript.waitFor();
     const messages = await page.getByTestId("chat-message").allTextContents();
@@ -128,7 +116,7 @@ try {
     assert.equal((await page.getByTestId("observation-cost").textContent()).trim(), "$0.0030");
     await shot("05-trace-generation");
     // A deep link to the observation opens the same view.
-    await page.goto(`${server.url}/project/${projectId}/traces/trace-1?observation=gen-1`);
+    await page.goto(`${server.url}/project/${projectId}/traces/${ids.trace1}?observation=${ids.generation}`);
     await page.getByTestId("observation-panel").waitFor();
   });
 
@@ -139,6 +127,63 @@ try {
     const turns = await page.getByTestId("session-trace").allTextContents();
     assert.ok(turns[0].includes("capital?") && turns[1].includes("and Germany?"), "turns in order");
     await shot("06-session");
+  });
+
+  await journey("users: the list sorted by cost, and a user's page", async () => {
+    await page.getByRole("link", { name: "Users" }).click();
+    await page.waitForURL(/\/users$/);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="user-row"]').length === 2);
+    // Last seen first: bob's nightly batch is the newest trace.
+    assert.deepEqual(await page.getByTestId("user-row").locator("td:first-child").allTextContents(), ["bob", "alice"]);
+    await page.getByRole("button", { name: "Total cost" }).click();
+    await page.waitForURL(/orderBy=totalCost\.desc/);
+    await page.getByRole("button", { name: "Total cost" }).click();
+    await page.waitForURL(/orderBy=totalCost\.asc/);
+    await page.waitForFunction(() => document.querySelector('[data-testid="user-row"] td')?.textContent === "alice");
+    assert.deepEqual(await page.getByTestId("user-cost").allTextContents(), ["$0.0030", "$0.0100"]);
+    await shot("08-users");
+    await page.getByRole("link", { name: "alice" }).click();
+    await page.getByTestId("user-title").waitFor();
+    assert.equal((await page.getByTestId("user-trace-count").textContent()).trim(), "2");
+    assert.equal((await page.getByTestId("user-total-cost").textContent()).trim(), "$0.0030");
+    assert.equal((await page.getByTestId("user-total-tokens").textContent()).trim(), "28");
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="user-trace"]').length === 2);
+    await page.getByRole("link", { name: "sess-1" }).waitFor();
+    await shot("09-user");
+  });
+
+  await journey("generations: filter by model, kept in the URL", async () => {
+    await page.getByRole("link", { name: "Generations" }).click();
+    await page.waitForURL(/\/generations$/);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="generation-row"]').length === 2);
+    await page.getByLabel("Model gpt-4o").check();
+    await page.waitForURL(/models=gpt-4o/);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="generation-row"]').length === 1);
+    assert.equal((await page.getByTestId("generation-model").textContent()).trim(), "gpt-4o");
+    await page.reload();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="generation-row"]').length === 1);
+    assert.ok(await page.getByLabel("Model gpt-4o").isChecked());
+    await page.getByLabel("Model claude-3-5-sonnet").check();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="generation-row"]').length === 2);
+    await page.getByLabel("Time range").selectOption("1h");
+    await page.waitForURL(/range=1h/);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="generation-row"]').length === 2);
+    await shot("10-generations");
+  });
+
+  await journey("dashboard: five charts with data", async () => {
+    await page.getByRole("link", { name: "Dashboard" }).click();
+    await page.waitForURL(/\/dashboard/);
+    for (const chart of ["chart-traces", "chart-cost-by-model", "chart-latency", "chart-top-users", "chart-errors"]) {
+      await page.getByTestId(chart).locator("canvas").first().waitFor();
+    }
+    assert.equal(await page.getByText("No data in this range").count(), 0);
+    assert.ok((await page.getByTestId("dashboard-card").first().textContent()).includes("3 traces"));
+    await page.getByLabel("Dashboard range").selectOption("24h");
+    await page.waitForURL(/range=24h/);
+    await page.getByTestId("chart-top-users").locator("canvas").first().waitFor();
+    await page.waitForTimeout(300);
+    await shot("11-dashboard");
   });
 
   await journey("open a 50,000-observation trace and scroll to its end", async () => {

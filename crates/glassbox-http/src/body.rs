@@ -16,6 +16,18 @@ pub async fn read_json(headers: &HeaderMap, body: Body, limit: usize) -> Result<
     parse_json(&bytes)
 }
 
+/// [`read_json`] for a body that must be a JSON object.
+pub async fn read_json_object(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<serde_json::Map<String, Value>, ApiError> {
+    match read_json(headers, body, limit).await? {
+        Value::Object(object) => Ok(object),
+        _ => Err(crate::error::invalid("the body must be a JSON object")),
+    }
+}
+
 /// Parses a JSON body; an empty or malformed body is a 400 with Langfuse's error body.
 pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     if bytes.is_empty() {

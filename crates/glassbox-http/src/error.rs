@@ -31,6 +31,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// Langfuse's 404 for an entity the caller's project does not hold.
+    pub fn not_found_in_project(entity: &str) -> ApiError {
+        ApiError::NotFound(format!("{entity} not found within authorized project"))
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
             ApiError::InvalidRequest(message) => (
@@ -103,6 +108,11 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// Langfuse's 400 for a request it cannot use: `Invalid request data: {text}`.
+pub fn invalid(text: impl std::fmt::Display) -> ApiError {
+    ApiError::InvalidRequest(format!("Invalid request data: {text}"))
 }
 
 impl From<StoreError> for ApiError {

@@ -6,9 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 
-pub fn invalid(text: impl std::fmt::Display) -> ApiError {
-    ApiError::InvalidRequest(format!("Invalid request data: {text}"))
-}
+pub use crate::error::invalid;
 
 /// The fields of a JSON object body.
 pub struct JsonFields<'a> {

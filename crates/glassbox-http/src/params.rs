@@ -4,15 +4,11 @@
 use glassbox_model::Micros;
 use glassbox_model::filter::{Column, FilterCondition, parse_filter};
 use glassbox_model::time::{parse_iso_lenient, parse_iso_with_offset};
-use glassbox_store::PageRequest;
+use glassbox_store::{Page, PageRequest};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, invalid};
 
 pub struct QueryParams(Vec<(String, String)>);
-
-fn invalid(text: String) -> ApiError {
-    ApiError::InvalidRequest(format!("Invalid request data: {text}"))
-}
 
 impl QueryParams {
     pub fn parse(raw: Option<&str>) -> QueryParams {
@@ -114,7 +110,7 @@ impl QueryParams {
         let page = self.integer("page")?.unwrap_or(1);
         let limit = self.integer("limit")?.unwrap_or(i64::from(default_limit));
         if page < 1 || page > 1_000_000 {
-            return Err(invalid("page must be at least 1".into()));
+            return Err(invalid("page must be at least 1"));
         }
         if limit < 1 || limit > i64::from(max_limit) {
             return Err(invalid(format!("limit must be between 1 and {max_limit}")));
@@ -143,4 +139,14 @@ pub fn page_meta(page: PageRequest, total_items: u64) -> serde_json::Value {
         "totalItems": total_items,
         "totalPages": total_items.div_ceil(limit),
     })
+}
+
+/// Langfuse's body for a paged list: `{data, meta}`, each item in its wire form.
+pub fn page_response<T>(
+    page: PageRequest,
+    result: &Page<T>,
+    item_to_wire: impl FnMut(&T) -> serde_json::Value,
+) -> axum::Json<serde_json::Value> {
+    let data: Vec<serde_json::Value> = result.items.iter().map(item_to_wire).collect();
+    axum::Json(serde_json::json!({"data": data, "meta": page_meta(page, result.total_items)}))
 }

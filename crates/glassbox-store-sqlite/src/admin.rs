@@ -8,6 +8,7 @@ use glassbox_store::{AdminStore, StoreError, StoreResult};
 
 use crate::SqliteStore;
 use crate::connection::internal;
+use crate::sql::execute_changes_any;
 
 const API_KEY_COLUMNS: &str = "id, project_id, public_key, hashed_secret_key, display_secret_key, note, created_at, last_used_at";
 
@@ -147,13 +148,11 @@ impl AdminStore for SqliteStore {
         let id = id_or_public_key.to_owned();
         self.writer
             .write(move |connection| {
-                connection
-                    .execute(
-                        "DELETE FROM api_keys WHERE id = ?1 OR public_key = ?1",
-                        params![id],
-                    )
-                    .map(|deleted| deleted > 0)
-                    .map_err(internal)
+                execute_changes_any(
+                    connection,
+                    "DELETE FROM api_keys WHERE id = ?1 OR public_key = ?1",
+                    params![id],
+                )
             })
             .await
     }

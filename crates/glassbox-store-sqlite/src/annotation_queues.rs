@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{Connection, Row, params, params_from_iter};
 
 use glassbox_model::annotations::{
     AnnotationObjectType, AnnotationQueue, AnnotationQueueAssignment, AnnotationQueueItem,
@@ -18,6 +18,7 @@ use glassbox_store::{
 
 use crate::SqliteStore;
 use crate::connection::internal;
+use crate::sql::{PagedSelect, Where, execute_changes_any, query_all, query_optional, select_page};
 
 // ---------- rows ----------
 
@@ -98,17 +99,15 @@ fn load_item(
     queue_id: &str,
     item_id: &str,
 ) -> StoreResult<Option<AnnotationQueueItem>> {
-    connection
-        .prepare_cached(&format!(
+    query_optional(
+        connection,
+        &format!(
             "SELECT {ITEM_COLUMNS} FROM annotation_queue_items \
              WHERE project_id = ?1 AND queue_id = ?2 AND id = ?3"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row(params![project.as_str(), queue_id, item_id], item_from_row)
-                .optional()
-        })
-        .map_err(internal)
+        ),
+        params![project.as_str(), queue_id, item_id],
+        item_from_row,
+    )
 }
 
 /// Inserts or replaces the item row.
@@ -186,17 +185,15 @@ fn first_item(
     sql_where: &str,
     params: &[SqlValue],
 ) -> StoreResult<Option<AnnotationQueueItem>> {
-    connection
-        .prepare_cached(&format!(
+    query_optional(
+        connection,
+        &format!(
             "SELECT {ITEM_COLUMNS} FROM annotation_queue_items WHERE {sql_where} \
              ORDER BY created_at ASC, id ASC LIMIT 1"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row(params_from_iter(params.iter()), item_from_row)
-                .optional()
-        })
-        .map_err(internal)
+        ),
+        params_from_iter(params.iter()),
+        item_from_row,
+    )
 }
 
 fn assignment_from_row(row: &Row<'_>) -> rusqlite::Result<AnnotationQueueAssignment> {
@@ -278,16 +275,14 @@ impl AnnotationQueueStore for SqliteStore {
         let (project, id) = (project.clone(), queue_id.to_owned());
         self.readers
             .read(move |connection| {
-                connection
-                    .prepare_cached(&format!(
+                query_optional(
+                    connection,
+                    &format!(
                         "SELECT {QUEUE_COLUMNS} FROM annotation_queues WHERE project_id = ?1 AND id = ?2"
-                    ))
-                    .and_then(|mut statement| {
-                        statement
-                            .query_row(params![project.as_str(), id], queue_from_row)
-                            .optional()
-                    })
-                    .map_err(internal)
+                    ),
+                    params![project.as_str(), id],
+                    queue_from_row,
+                )
             })
             .await
     }
@@ -300,31 +295,14 @@ impl AnnotationQueueStore for SqliteStore {
         let project = project.clone();
         self.readers
             .read(move |connection| {
-                let total_items: i64 = connection
-                    .query_row(
-                        "SELECT COUNT(*) FROM annotation_queues WHERE project_id = ?1",
-                        params![project.as_str()],
-                        |row| row.get(0),
-                    )
-                    .map_err(internal)?;
-                let items = connection
-                    .prepare_cached(&format!(
-                        "SELECT {QUEUE_COLUMNS} FROM annotation_queues WHERE project_id = ?1 \
-                         ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"
-                    ))
-                    .and_then(|mut statement| {
-                        statement
-                            .query_map(
-                                params![project.as_str(), page.limit, page.offset() as i64],
-                                queue_from_row,
-                            )?
-                            .collect::<rusqlite::Result<Vec<_>>>()
-                    })
-                    .map_err(internal)?;
-                Ok(Page {
-                    items,
-                    total_items: total_items.max(0) as u64,
-                })
+                let select = PagedSelect {
+                    columns: QUEUE_COLUMNS,
+                    from: "annotation_queues",
+                    count_from: "annotation_queues",
+                    order: "created_at DESC, id DESC",
+                };
+                let clauses = Where::in_project("project_id", project.as_str());
+                select_page(connection, select, &clauses, page, queue_from_row)
             })
             .await
     }
@@ -386,42 +364,20 @@ impl AnnotationQueueStore for SqliteStore {
         status: Option<AnnotationQueueStatus>,
         page: PageRequest,
     ) -> StoreResult<Page<AnnotationQueueItem>> {
-        let mut params = vec![
-            SqlValue::from(project.as_str().to_owned()),
-            SqlValue::from(queue_id.to_owned()),
-        ];
-        let mut sql_where = "project_id = ? AND queue_id = ?".to_owned();
+        let mut clauses = Where::in_project("project_id", project.as_str());
+        clauses.push("queue_id = ?", [SqlValue::from(queue_id.to_owned())]);
         if let Some(status) = status {
-            sql_where.push_str(" AND status = ?");
-            params.push(SqlValue::from(status.as_str().to_owned()));
+            clauses.push("status = ?", [SqlValue::from(status.as_str().to_owned())]);
         }
         self.readers
             .read(move |connection| {
-                let total_items: i64 = connection
-                    .query_row(
-                        &format!("SELECT COUNT(*) FROM annotation_queue_items WHERE {sql_where}"),
-                        params_from_iter(params.iter()),
-                        |row| row.get(0),
-                    )
-                    .map_err(internal)?;
-                let sql = format!(
-                    "SELECT {ITEM_COLUMNS} FROM annotation_queue_items WHERE {sql_where} \
-                     ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
-                    page.limit,
-                    page.offset()
-                );
-                let items = connection
-                    .prepare_cached(&sql)
-                    .and_then(|mut statement| {
-                        statement
-                            .query_map(params_from_iter(params.iter()), item_from_row)?
-                            .collect::<rusqlite::Result<Vec<_>>>()
-                    })
-                    .map_err(internal)?;
-                Ok(Page {
-                    items,
-                    total_items: total_items.max(0) as u64,
-                })
+                let select = PagedSelect {
+                    columns: ITEM_COLUMNS,
+                    from: "annotation_queue_items",
+                    count_from: "annotation_queue_items",
+                    order: "created_at DESC, id DESC",
+                };
+                select_page(connection, select, &clauses, page, item_from_row)
             })
             .await
     }
@@ -458,13 +414,8 @@ impl AnnotationQueueStore for SqliteStore {
             (project.clone(), queue_id.to_owned(), item_id.to_owned());
         self.writer
             .write(move |connection| {
-                connection
-                    .execute(
-                        "DELETE FROM annotation_queue_items WHERE project_id = ?1 AND queue_id = ?2 AND id = ?3",
-                        params![project.as_str(), queue_id, item_id],
-                    )
-                    .map(|deleted| deleted > 0)
-                    .map_err(internal)
+                execute_changes_any(connection, "DELETE FROM annotation_queue_items WHERE project_id = ?1 AND queue_id = ?2 AND id = ?3",
+                        params![project.as_str(), queue_id, item_id])
             })
             .await
     }
@@ -610,13 +561,8 @@ impl AnnotationQueueStore for SqliteStore {
             (project.clone(), queue_id.to_owned(), user_id.to_owned());
         self.writer
             .write(move |connection| {
-                connection
-                    .execute(
-                        "DELETE FROM annotation_queue_assignments WHERE project_id = ?1 AND queue_id = ?2 AND user_id = ?3",
-                        params![project.as_str(), queue_id, user_id],
-                    )
-                    .map(|deleted| deleted > 0)
-                    .map_err(internal)
+                execute_changes_any(connection, "DELETE FROM annotation_queue_assignments WHERE project_id = ?1 AND queue_id = ?2 AND user_id = ?3",
+                        params![project.as_str(), queue_id, user_id])
             })
             .await
     }
@@ -629,17 +575,8 @@ impl AnnotationQueueStore for SqliteStore {
         let (project, queue_id) = (project.clone(), queue_id.to_owned());
         self.readers
             .read(move |connection| {
-                connection
-                    .prepare_cached(
-                        "SELECT queue_id, user_id, created_at FROM annotation_queue_assignments \
-                         WHERE project_id = ?1 AND queue_id = ?2 ORDER BY created_at ASC, user_id ASC",
-                    )
-                    .and_then(|mut statement| {
-                        statement
-                            .query_map(params![project.as_str(), queue_id], assignment_from_row)?
-                            .collect::<rusqlite::Result<Vec<_>>>()
-                    })
-                    .map_err(internal)
+                query_all(connection, "SELECT queue_id, user_id, created_at FROM annotation_queue_assignments \
+                         WHERE project_id = ?1 AND queue_id = ?2 ORDER BY created_at ASC, user_id ASC", params![project.as_str(), queue_id], assignment_from_row)
             })
             .await
     }

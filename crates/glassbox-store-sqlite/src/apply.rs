@@ -18,6 +18,7 @@ use glassbox_store::{EventOutcome, IngestStore, StoreResult};
 use crate::SqliteStore;
 use crate::connection::internal;
 use crate::rows::{get_score_config, object_text, upsert_observation, upsert_score, upsert_trace};
+use crate::sql::execute_changes_any;
 
 fn load_events(
     connection: &Connection,
@@ -251,10 +252,7 @@ impl IngestStore for SqliteStore {
                         params![project.as_str(), score_id],
                     )
                     .map_err(internal)?;
-                connection
-                    .execute("DELETE FROM scores WHERE project_id = ?1 AND id = ?2", params![project.as_str(), score_id])
-                    .map(|deleted| deleted > 0)
-                    .map_err(internal)
+                execute_changes_any(connection, "DELETE FROM scores WHERE project_id = ?1 AND id = ?2", params![project.as_str(), score_id])
             })
             .await
     }

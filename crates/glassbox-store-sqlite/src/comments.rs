@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{Row, params};
 
 use glassbox_model::ProjectId;
 use glassbox_model::comments::{Comment, CommentObjectType};
@@ -10,7 +10,7 @@ use glassbox_store::{CommentQuery, CommentStore, Page, PageRequest, StoreError, 
 
 use crate::SqliteStore;
 use crate::connection::internal;
-use crate::sql::Where;
+use crate::sql::{PagedSelect, Where, query_optional, select_page};
 
 const COMMENT_COLUMNS: &str =
     "id, object_type, object_id, content, author_user_id, created_at, updated_at";
@@ -78,16 +78,14 @@ impl CommentStore for SqliteStore {
         let (project, id) = (project.clone(), comment_id.to_owned());
         self.readers
             .read(move |connection| {
-                connection
-                    .prepare_cached(&format!(
+                query_optional(
+                    connection,
+                    &format!(
                         "SELECT {COMMENT_COLUMNS} FROM comments WHERE project_id = ?1 AND id = ?2"
-                    ))
-                    .and_then(|mut statement| {
-                        statement
-                            .query_row(params![project.as_str(), id], comment_from_row)
-                            .optional()
-                    })
-                    .map_err(internal)
+                    ),
+                    params![project.as_str(), id],
+                    comment_from_row,
+                )
             })
             .await
     }
@@ -113,32 +111,13 @@ impl CommentStore for SqliteStore {
         clauses.eq_opt("author_user_id", &query.author_user_id);
         self.readers
             .read(move |connection| {
-                let total_items: i64 = connection
-                    .query_row(
-                        &format!("SELECT COUNT(*) FROM comments WHERE {}", clauses.sql()),
-                        params_from_iter(clauses.params.iter()),
-                        |row| row.get(0),
-                    )
-                    .map_err(internal)?;
-                let sql = format!(
-                    "SELECT {COMMENT_COLUMNS} FROM comments WHERE {} ORDER BY created_at DESC, id DESC \
-                     LIMIT {} OFFSET {}",
-                    clauses.sql(),
-                    page.limit,
-                    page.offset()
-                );
-                let items = connection
-                    .prepare(&sql)
-                    .and_then(|mut statement| {
-                        statement
-                            .query_map(params_from_iter(clauses.params.iter()), comment_from_row)?
-                            .collect::<rusqlite::Result<Vec<_>>>()
-                    })
-                    .map_err(internal)?;
-                Ok(Page {
-                    items,
-                    total_items: total_items.max(0) as u64,
-                })
+                let select = PagedSelect {
+                    columns: COMMENT_COLUMNS,
+                    from: "comments",
+                    count_from: "comments",
+                    order: "created_at DESC, id DESC",
+                };
+                select_page(connection, select, &clauses, page, comment_from_row)
             })
             .await
     }

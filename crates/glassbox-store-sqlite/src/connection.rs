@@ -82,29 +82,7 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let (reply, receive) = oneshot::channel::<StoreResult<T>>();
-        let job: WriteWork = Box::new(move |connection| {
-            let result = work(connection);
-            let ok = result.is_ok();
-            let completion: Completion = Box::new(move |commit: StoreResult<()>| {
-                let _ = reply.send(commit.and(result));
-            });
-            (ok, completion)
-        });
-        let sender = self
-            .sender
-            .lock()
-            .map_err(internal)?
-            .clone()
-            .ok_or_else(|| StoreError::Unavailable("the store is shutting down".into()))?;
-        match sender.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(StoreError::Overloaded),
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(StoreError::Unavailable("the writer has stopped".into()));
-            }
-        }
-        receive
+        self.enqueue(work)?
             .await
             .map_err(|_| StoreError::Unavailable("the writer stopped before committing".into()))?
     }
@@ -112,6 +90,18 @@ impl Writer {
     /// [`Writer::write`] for a plain thread (not a tokio worker): blocks until durable.
     /// A full queue is `Overloaded`, as for `write`.
     pub(crate) fn write_blocking<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.enqueue(work)?
+            .blocking_recv()
+            .map_err(|_| StoreError::Unavailable("the writer stopped before committing".into()))?
+    }
+
+    /// Queues `work` for the writer thread; the receiver gets its result once the commit
+    /// that holds it is durable (or failed). A full queue is `Overloaded`.
+    fn enqueue<T, F>(&self, work: F) -> StoreResult<oneshot::Receiver<StoreResult<T>>>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
@@ -132,16 +122,12 @@ impl Writer {
             .clone()
             .ok_or_else(|| StoreError::Unavailable("the store is shutting down".into()))?;
         match sender.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(StoreError::Overloaded),
+            Ok(()) => Ok(receive),
+            Err(TrySendError::Full(_)) => Err(StoreError::Overloaded),
             Err(TrySendError::Disconnected(_)) => {
-                return Err(StoreError::Unavailable("the writer has stopped".into()));
+                Err(StoreError::Unavailable("the writer has stopped".into()))
             }
         }
-        drop(sender);
-        receive
-            .blocking_recv()
-            .map_err(|_| StoreError::Unavailable("the writer stopped before committing".into()))?
     }
 
     /// Stops accepting writes, lets the writer commit what is queued, and waits for it.

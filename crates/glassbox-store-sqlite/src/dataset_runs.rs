@@ -19,9 +19,11 @@ use glassbox_store::{
 
 use crate::SqliteStore;
 use crate::connection::internal;
-use crate::datasets::{count_rows, item_version, json_or_null, parse_json_or_null};
+use crate::datasets::{item_version, json_or_null, parse_json_or_null};
 use crate::rows::{OBSERVATION_COLUMNS, SCORE_COLUMNS, observation_from_row, score_from_row};
-use crate::sql::{ColumnResolver, Where, apply_filters};
+use crate::sql::{
+    ColumnResolver, PagedSelect, Where, apply_filters, execute_changes_any, select_page,
+};
 
 const RUN_COLUMNS: &str = "r.id, r.dataset_id, d.name, r.name, r.description, r.metadata, \
     r.created_at, r.updated_at";
@@ -382,28 +384,17 @@ fn page_of_runs(
     dataset_id: &str,
     page: PageRequest,
 ) -> StoreResult<Page<DatasetRun>> {
-    let total_items = count_rows(
-        connection,
-        "SELECT COUNT(*) FROM dataset_runs WHERE project_id = ? AND dataset_id = ?",
-        &[
-            SqlValue::from(project.to_owned()),
-            SqlValue::from(dataset_id.to_owned()),
-        ],
-    )?;
-    let mut statement = connection
-        .prepare(&format!(
-            "SELECT {RUN_COLUMNS} FROM {RUN_FROM} WHERE r.project_id = ?1 AND r.dataset_id = ?2 \
-             ORDER BY r.created_at DESC, r.id ASC LIMIT ?3 OFFSET ?4"
-        ))
-        .map_err(internal)?;
-    let items = statement
-        .query_map(
-            params![project, dataset_id, page.limit, page.offset() as i64],
-            |row| run_from_row(row, 0),
-        )
-        .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
-        .map_err(internal)?;
-    Ok(Page { items, total_items })
+    let mut clauses = Where::in_project("r.project_id", project);
+    clauses.push("r.dataset_id = ?", [SqlValue::from(dataset_id.to_owned())]);
+    let select = PagedSelect {
+        columns: RUN_COLUMNS,
+        from: RUN_FROM,
+        count_from: "dataset_runs r",
+        order: "r.created_at DESC, r.id ASC",
+    };
+    select_page(connection, select, &clauses, page, |row| {
+        run_from_row(row, 0)
+    })
 }
 
 fn page_of_run_items(
@@ -412,28 +403,15 @@ fn page_of_run_items(
     run_id: &str,
     page: PageRequest,
 ) -> StoreResult<Page<DatasetRunItem>> {
-    let total_items = count_rows(
-        connection,
-        "SELECT COUNT(*) FROM dataset_run_items WHERE project_id = ? AND run_id = ?",
-        &[
-            SqlValue::from(project.to_owned()),
-            SqlValue::from(run_id.to_owned()),
-        ],
-    )?;
-    let mut statement = connection
-        .prepare(&format!(
-            "SELECT {RUN_ITEM_COLUMNS} FROM {RUN_ITEM_FROM} WHERE ri.project_id = ?1 AND ri.run_id = ?2 \
-             ORDER BY ri.created_at DESC, ri.id ASC LIMIT ?3 OFFSET ?4"
-        ))
-        .map_err(internal)?;
-    let items = statement
-        .query_map(
-            params![project, run_id, page.limit, page.offset() as i64],
-            run_item_from_row,
-        )
-        .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
-        .map_err(internal)?;
-    Ok(Page { items, total_items })
+    let mut clauses = Where::in_project("ri.project_id", project);
+    clauses.push("ri.run_id = ?", [SqlValue::from(run_id.to_owned())]);
+    let select = PagedSelect {
+        columns: RUN_ITEM_COLUMNS,
+        from: RUN_ITEM_FROM,
+        count_from: "dataset_run_items ri",
+        order: "ri.created_at DESC, ri.id ASC",
+    };
+    select_page(connection, select, &clauses, page, run_item_from_row)
 }
 
 /// The start of an experiment item: its observation's start, else its trace's
@@ -800,13 +778,11 @@ impl DatasetRunStore for SqliteStore {
                         params![project.as_str(), run_id],
                     )
                     .map_err(internal)?;
-                connection
-                    .execute(
-                        "DELETE FROM dataset_runs WHERE project_id = ?1 AND id = ?2",
-                        params![project.as_str(), run_id],
-                    )
-                    .map(|deleted| deleted > 0)
-                    .map_err(internal)
+                execute_changes_any(
+                    connection,
+                    "DELETE FROM dataset_runs WHERE project_id = ?1 AND id = ?2",
+                    params![project.as_str(), run_id],
+                )
             })
             .await
     }

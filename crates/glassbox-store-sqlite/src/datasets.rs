@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
 use glassbox_model::datasets::{
@@ -17,7 +17,7 @@ use glassbox_store::{
 
 use crate::SqliteStore;
 use crate::connection::internal;
-use crate::sql::Where;
+use crate::sql::{PagedSelect, Where, select_page};
 
 /// JSON text of a nullable JSON value (`None` and `null` are SQL NULL).
 pub(crate) fn json_or_null(value: &Option<Value>) -> Option<String> {
@@ -31,19 +31,6 @@ pub(crate) fn json_or_null(value: &Option<Value>) -> Option<String> {
 pub(crate) fn parse_json_or_null(text: Option<String>) -> Option<Value> {
     text.and_then(|text| serde_json::from_str::<Value>(&text).ok())
         .filter(|value| !value.is_null())
-}
-
-pub(crate) fn count_rows(
-    connection: &Connection,
-    sql: &str,
-    params: &[SqlValue],
-) -> StoreResult<u64> {
-    connection
-        .query_row(sql, params_from_iter(params.iter()), |row| {
-            row.get::<_, i64>(0)
-        })
-        .map(|count| count.max(0) as u64)
-        .map_err(internal)
 }
 
 const DATASET_COLUMNS: &str = "d.id, d.name, d.description, d.metadata, d.input_schema, \
@@ -369,25 +356,19 @@ impl DatasetStore for SqliteStore {
         let project = project.clone();
         self.readers
             .read(move |connection| {
-                let total_items = count_rows(
+                let select = PagedSelect {
+                    columns: DATASET_COLUMNS,
+                    from: "datasets d",
+                    count_from: "datasets d",
+                    order: "d.created_at DESC, d.id ASC",
+                };
+                select_page(
                     connection,
-                    "SELECT COUNT(*) FROM datasets WHERE project_id = ?",
-                    &[SqlValue::from(project.as_str().to_owned())],
-                )?;
-                let mut statement = connection
-                    .prepare(&format!(
-                        "SELECT {DATASET_COLUMNS} FROM datasets d WHERE d.project_id = ?1 \
-                         ORDER BY d.created_at DESC, d.id ASC LIMIT ?2 OFFSET ?3"
-                    ))
-                    .map_err(internal)?;
-                let items = statement
-                    .query_map(
-                        params![project.as_str(), page.limit, page.offset() as i64],
-                        dataset_from_row,
-                    )
-                    .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
-                    .map_err(internal)?;
-                Ok(Page { items, total_items })
+                    select,
+                    &Where::in_project("d.project_id", project.as_str()),
+                    page,
+                    dataset_from_row,
+                )
             })
             .await
     }
@@ -452,27 +433,13 @@ impl DatasetStore for SqliteStore {
         let clauses = item_where(project.as_str(), query);
         self.readers
             .read(move |connection| {
-                let total_items = count_rows(
-                    connection,
-                    &format!(
-                        "SELECT COUNT(*) FROM dataset_items i WHERE {}",
-                        clauses.sql()
-                    ),
-                    &clauses.params,
-                )?;
-                let sql = format!(
-                    "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE {} \
-                     ORDER BY i.created_at DESC, i.id ASC LIMIT {} OFFSET {}",
-                    clauses.sql(),
-                    page.limit,
-                    page.offset()
-                );
-                let mut statement = connection.prepare(&sql).map_err(internal)?;
-                let items = statement
-                    .query_map(params_from_iter(clauses.params.iter()), item_from_row)
-                    .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
-                    .map_err(internal)?;
-                Ok(Page { items, total_items })
+                let select = PagedSelect {
+                    columns: ITEM_COLUMNS,
+                    from: ITEM_FROM,
+                    count_from: "dataset_items i",
+                    order: "i.created_at DESC, i.id ASC",
+                };
+                select_page(connection, select, &clauses, page, item_from_row)
             })
             .await
     }

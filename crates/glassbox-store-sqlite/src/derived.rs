@@ -21,6 +21,7 @@ use glassbox_model::{Micros, Observation, ProjectId, Trace};
 use glassbox_store::StoreResult;
 
 use crate::connection::internal;
+use crate::sql::{query_all, query_optional};
 
 // ---------------------------------------------------------------------------------------
 // Pricing
@@ -319,16 +320,14 @@ fn load_fact(
     start_time: Micros,
     id: &str,
 ) -> StoreResult<Option<Fact>> {
-    connection
-        .prepare_cached(&format!(
+    query_optional(
+        connection,
+        &format!(
             "SELECT {FACT_COLUMNS} FROM observation_facts WHERE project_id = ?1 AND start_time = ?2 AND id = ?3"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row(params![project.as_str(), start_time, id], Fact::from_row)
-                .optional()
-        })
-        .map_err(internal)
+        ),
+        params![project.as_str(), start_time, id],
+        Fact::from_row,
+    )
 }
 
 /// `INDEXED BY`: without statistics SQLite would scan the whole project through the
@@ -338,17 +337,15 @@ fn facts_of_trace(
     project: &ProjectId,
     trace_id: &str,
 ) -> StoreResult<Vec<Fact>> {
-    connection
-        .prepare_cached(&format!(
+    query_all(
+        connection,
+        &format!(
             "SELECT {FACT_COLUMNS} FROM observation_facts INDEXED BY observation_facts_by_trace \
              WHERE project_id = ?1 AND trace_id = ?2"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_map(params![project.as_str(), trace_id], Fact::from_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map_err(internal)
+        ),
+        params![project.as_str(), trace_id],
+        Fact::from_row,
+    )
 }
 
 fn delete_fact(connection: &Connection, project: &ProjectId, fact: &Fact) -> StoreResult<()> {
@@ -530,20 +527,16 @@ fn update_cell(
     changes: &[(&Fact, i64)],
 ) -> StoreResult<()> {
     let key = serde_json::to_string(values).map_err(internal)?;
-    let mut cell = connection
-        .prepare_cached(&format!(
+    let mut cell = query_optional(
+        connection,
+        &format!(
             "SELECT {CELL_COLUMNS} FROM {} WHERE project_id = ?1 AND bucket = ?2 AND key = ?3",
             rollup.table
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row(params![project.as_str(), bucket, key], |row| {
-                    Cell::from_row(row, 0, true)
-                })
-                .optional()
-        })
-        .map_err(internal)?
-        .unwrap_or_default();
+        ),
+        params![project.as_str(), bucket, key],
+        |row| Cell::from_row(row, 0, true),
+    )?
+    .unwrap_or_default();
     for (fact, sign) in changes {
         cell.add(fact, *sign);
     }
@@ -644,14 +637,12 @@ pub(crate) fn observation_folded(
     observation: &mut Observation,
 ) -> StoreResult<()> {
     price_observation(connection, project, observation)?;
-    let previous_start: Option<Micros> = connection
-        .prepare_cached("SELECT start_time FROM observations WHERE project_id = ?1 AND id = ?2")
-        .and_then(|mut statement| {
-            statement
-                .query_row(params![project.as_str(), observation.id], |row| row.get(0))
-                .optional()
-        })
-        .map_err(internal)?;
+    let previous_start: Option<Micros> = query_optional(
+        connection,
+        "SELECT start_time FROM observations WHERE project_id = ?1 AND id = ?2",
+        params![project.as_str(), observation.id],
+        |row| row.get(0),
+    )?;
     observation_changed(connection, project, previous_start, observation)
 }
 

@@ -29,6 +29,7 @@ mod rows;
 mod score_configs;
 mod sql;
 mod ui_views;
+mod user_views;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

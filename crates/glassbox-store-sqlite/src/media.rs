@@ -25,6 +25,7 @@ use glassbox_store::{
 
 use crate::SqliteStore;
 use crate::connection::internal;
+use crate::sql::execute_changes_any;
 
 /// Name of the blob directory inside the data directory.
 pub const MEDIA_DIR: &str = "media";
@@ -422,22 +423,20 @@ impl MediaStore for SqliteStore {
         let (project, media_id) = (project.clone(), media_id.to_owned());
         self.writer
             .write(move |connection| {
-                connection
-                    .execute(
-                        "UPDATE media SET reported_uploaded_at = ?3, upload_http_status = ?4, \
+                execute_changes_any(
+                    connection,
+                    "UPDATE media SET reported_uploaded_at = ?3, upload_http_status = ?4, \
                          upload_http_error = ?5, upload_time_ms = ?6 \
                          WHERE project_id = ?1 AND id = ?2",
-                        params![
-                            project.as_str(),
-                            media_id,
-                            report.uploaded_at,
-                            report.http_status,
-                            report.http_error,
-                            report.time_ms
-                        ],
-                    )
-                    .map(|changed| changed > 0)
-                    .map_err(internal)
+                    params![
+                        project.as_str(),
+                        media_id,
+                        report.uploaded_at,
+                        report.http_status,
+                        report.http_error,
+                        report.time_ms
+                    ],
+                )
             })
             .await
     }

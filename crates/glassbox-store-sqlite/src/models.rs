@@ -16,6 +16,7 @@ use crate::SqliteStore;
 use crate::connection::internal;
 use crate::derived::{MODEL_COLUMNS, model_from_row, project_models};
 use crate::recompute::{latest_job, queue_job};
+use crate::sql::query_optional;
 
 fn sort_key(model: &ModelDefinition) -> (String, String, i64, String) {
     (
@@ -66,17 +67,15 @@ impl ModelStore for SqliteStore {
         let model_id = model_id.to_owned();
         self.readers
             .read(move |connection| {
-                connection
-                    .prepare_cached(&format!(
+                let found = query_optional(
+                    connection,
+                    &format!(
                         "SELECT {MODEL_COLUMNS} FROM models WHERE project_id = ?1 AND id = ?2"
-                    ))
-                    .and_then(|mut statement| {
-                        statement
-                            .query_row(params![project.as_str(), model_id], model_from_row)
-                            .optional()
-                    })
-                    .map(|found| found.map(Arc::new))
-                    .map_err(internal)
+                    ),
+                    params![project.as_str(), model_id],
+                    model_from_row,
+                )?;
+                Ok(found.map(Arc::new))
             })
             .await
     }

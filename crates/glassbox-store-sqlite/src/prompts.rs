@@ -28,6 +28,7 @@ use glassbox_store::{
 
 use crate::SqliteStore;
 use crate::connection::internal;
+use crate::sql::query_optional;
 
 const PROMPT_COLUMNS: &str = "p.id, p.name, p.version, p.type, p.prompt, p.config, p.tags, \
     p.commit_message, p.created_by, p.created_at, p.updated_at";
@@ -227,16 +228,12 @@ fn put_label(
     prompt_id: &str,
     now: i64,
 ) -> StoreResult<()> {
-    let holder: Option<String> = connection
-        .prepare_cached(
-            "SELECT prompt_id FROM prompt_labels WHERE project_id = ?1 AND prompt_name = ?2 AND label = ?3",
-        )
-        .and_then(|mut statement| {
-            statement
-                .query_row(params![project.as_str(), name, label], |row| row.get(0))
-                .optional()
-        })
-        .map_err(internal)?;
+    let holder: Option<String> = query_optional(
+        connection,
+        "SELECT prompt_id FROM prompt_labels WHERE project_id = ?1 AND prompt_name = ?2 AND label = ?3",
+        params![project.as_str(), name, label],
+        |row| row.get(0),
+    )?;
     if holder.as_deref() == Some(prompt_id) {
         return Ok(());
     }
@@ -688,16 +685,12 @@ pub(crate) fn link_prompt(
     observation: &mut Observation,
 ) -> StoreResult<()> {
     observation.prompt_id = match (&observation.prompt_name, observation.prompt_version) {
-        (Some(name), Some(version)) => connection
-            .prepare_cached(
-                "SELECT id FROM prompts WHERE project_id = ?1 AND name = ?2 AND version = ?3",
-            )
-            .and_then(|mut statement| {
-                statement
-                    .query_row(params![project.as_str(), name, version], |row| row.get(0))
-                    .optional()
-            })
-            .map_err(internal)?,
+        (Some(name), Some(version)) => query_optional(
+            connection,
+            "SELECT id FROM prompts WHERE project_id = ?1 AND name = ?2 AND version = ?3",
+            params![project.as_str(), name, version],
+            |row| row.get(0),
+        )?,
         _ => None,
     };
     Ok(())

@@ -18,21 +18,14 @@ use crate::rows::{
     OBSERVATION_COLUMNS, SCORE_COLUMNS, TRACE_COLUMNS, observation_from_row, score_from_row,
     session_from_row, trace_from_row,
 };
-use crate::sql::{ColumnResolver, Where, apply_filters, sum_keys};
+use crate::sql::{
+    ColumnResolver, PagedSelect, Where, apply_filters, query_all, select_page, sum_keys,
+};
 
 fn invalid_filter(message: String) -> StoreError {
     // Filter columns were checked by the model's parser; what is left is a column this
     // endpoint cannot serve, which is the caller's mistake.
     StoreError::Conflict(format!("invalid filter: {message}"))
-}
-
-fn count(connection: &Connection, sql: &str, params: &[SqlValue]) -> StoreResult<u64> {
-    connection
-        .query_row(sql, params_from_iter(params.iter()), |row| {
-            row.get::<_, i64>(0)
-        })
-        .map(|count| count.max(0) as u64)
-        .map_err(internal)
 }
 
 // ---------- traces ----------
@@ -206,26 +199,22 @@ impl TraceStore for SqliteStore {
         let project = project.clone();
         self.readers
             .read(move |connection| {
-                let total_items = count(connection, &format!("SELECT COUNT(*) FROM traces t WHERE {}", clauses.sql()), &clauses.params)?;
-                let sql = format!(
-                    "SELECT {TRACE_COLUMNS} FROM traces t WHERE {} ORDER BY {order} LIMIT {} OFFSET {}",
-                    clauses.sql(),
-                    page.limit,
-                    page.offset()
-                );
-                let traces = connection
-                    .prepare(&sql)
-                    .and_then(|mut statement| {
-                        statement
-                            .query_map(params_from_iter(clauses.params.iter()), trace_from_row)?
-                            .collect::<rusqlite::Result<Vec<_>>>()
-                    })
-                    .map_err(internal)?;
+                let select = PagedSelect {
+                    columns: TRACE_COLUMNS,
+                    from: "traces t",
+                    count_from: "traces t",
+                    order: &order,
+                };
+                let traces = select_page(connection, select, &clauses, page, trace_from_row)?;
                 let items = traces
+                    .items
                     .into_iter()
                     .map(|trace| trace_stats(connection, &project, trace))
                     .collect::<StoreResult<Vec<_>>>()?;
-                Ok(Page { items, total_items })
+                Ok(Page {
+                    items,
+                    total_items: traces.total_items,
+                })
             })
             .await
     }
@@ -375,14 +364,12 @@ fn query_observations(
     sql: &str,
     params: &[SqlValue],
 ) -> StoreResult<Vec<Observation>> {
-    connection
-        .prepare(sql)
-        .and_then(|mut statement| {
-            statement
-                .query_map(params_from_iter(params.iter()), observation_from_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map_err(internal)
+    query_all(
+        connection,
+        sql,
+        params_from_iter(params.iter()),
+        observation_from_row,
+    )
 }
 
 #[async_trait]
@@ -396,23 +383,13 @@ impl ObservationStore for SqliteStore {
         let clauses = observation_where(project, query)?;
         self.readers
             .read(move |connection| {
-                let total_items = count(
-                    connection,
-                    &format!(
-                        "SELECT COUNT(*) FROM {OBSERVATION_FROM} WHERE {}",
-                        clauses.sql()
-                    ),
-                    &clauses.params,
-                )?;
-                let sql = format!(
-                    "SELECT {OBSERVATION_COLUMNS} FROM {OBSERVATION_FROM} WHERE {} \
-                     ORDER BY o.start_time DESC, o.id DESC LIMIT {} OFFSET {}",
-                    clauses.sql(),
-                    page.limit,
-                    page.offset()
-                );
-                let items = query_observations(connection, &sql, &clauses.params)?;
-                Ok(Page { items, total_items })
+                let select = PagedSelect {
+                    columns: OBSERVATION_COLUMNS,
+                    from: OBSERVATION_FROM,
+                    count_from: OBSERVATION_FROM,
+                    order: "o.start_time DESC, o.id DESC",
+                };
+                select_page(connection, select, &clauses, page, observation_from_row)
             })
             .await
     }
@@ -515,22 +492,13 @@ impl SessionStore for SqliteStore {
         clauses.any_of("environment", &query.environments);
         self.readers
             .read(move |connection| {
-                let total_items = count(connection, &format!("SELECT COUNT(*) FROM sessions WHERE {}", clauses.sql()), &clauses.params)?;
-                let sql = format!(
-                    "SELECT id, environment, created_at FROM sessions WHERE {} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
-                    clauses.sql(),
-                    page.limit,
-                    page.offset()
-                );
-                let items = connection
-                    .prepare(&sql)
-                    .and_then(|mut statement| {
-                        statement
-                            .query_map(params_from_iter(clauses.params.iter()), session_from_row)?
-                            .collect::<rusqlite::Result<Vec<_>>>()
-                    })
-                    .map_err(internal)?;
-                Ok(Page { items, total_items })
+                let select = PagedSelect {
+                    columns: "id, environment, created_at",
+                    from: "sessions",
+                    count_from: "sessions",
+                    order: "created_at DESC, id DESC",
+                };
+                select_page(connection, select, &clauses, page, session_from_row)
             })
             .await
     }
@@ -692,14 +660,12 @@ fn query_scores(
     sql: &str,
     params: &[SqlValue],
 ) -> StoreResult<Vec<ScoreWithTrace>> {
-    connection
-        .prepare(sql)
-        .and_then(|mut statement| {
-            statement
-                .query_map(params_from_iter(params.iter()), score_with_trace)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map_err(internal)
+    query_all(
+        connection,
+        sql,
+        params_from_iter(params.iter()),
+        score_with_trace,
+    )
 }
 
 #[async_trait]
@@ -713,20 +679,13 @@ impl ScoreStore for SqliteStore {
         let clauses = score_where(project, query)?;
         self.readers
             .read(move |connection| {
-                let total_items = count(
-                    connection,
-                    &format!("SELECT COUNT(*) FROM {SCORE_FROM} WHERE {}", clauses.sql()),
-                    &clauses.params,
-                )?;
-                let sql = format!(
-                    "SELECT {SCORE_COLUMNS}, {SCORE_TRACE_COLUMNS} FROM {SCORE_FROM} WHERE {} \
-                     ORDER BY s.timestamp DESC, s.id DESC LIMIT {} OFFSET {}",
-                    clauses.sql(),
-                    page.limit,
-                    page.offset()
-                );
-                let items = query_scores(connection, &sql, &clauses.params)?;
-                Ok(Page { items, total_items })
+                let select = PagedSelect {
+                    columns: &format!("{SCORE_COLUMNS}, {SCORE_TRACE_COLUMNS}"),
+                    from: SCORE_FROM,
+                    count_from: SCORE_FROM,
+                    order: "s.timestamp DESC, s.id DESC",
+                };
+                select_page(connection, select, &clauses, page, score_with_trace)
             })
             .await
     }

@@ -19,6 +19,7 @@ use glassbox_store::{RecomputeJob, StoreError, StoreResult};
 use crate::connection::{Writer, internal};
 use crate::derived::{observation_changed, price_observation};
 use crate::rows::{OBSERVATION_COLUMNS, observation_from_row, upsert_observation};
+use crate::sql::{query_all, query_optional};
 
 /// Observations re-priced per writer closure.
 pub(crate) const BATCH: usize = 200;
@@ -205,16 +206,7 @@ pub(crate) fn process_batch(connection: &Connection) -> StoreResult<bool> {
 fn advance(connection: &Connection, job: &OpenJob) -> StoreResult<()> {
     let project = job.project.as_str();
     if job.status == "queued" {
-        let strings: Vec<String> = connection
-            .prepare_cached(
-                "SELECT DISTINCT model FROM observations WHERE project_id = ?1 AND model IS NOT NULL ORDER BY model",
-            )
-            .and_then(|mut statement| {
-                statement
-                    .query_map(params![project], |row| row.get::<_, String>(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .map_err(internal)?
+        let strings: Vec<String> = query_all(connection, "SELECT DISTINCT model FROM observations WHERE project_id = ?1 AND model IS NOT NULL ORDER BY model", params![project], |row| row.get::<_, String>(0))?
             .into_iter()
             .filter(|model| job.patterns.iter().any(|pattern| pattern_matches(pattern, model)))
             .collect();
@@ -243,18 +235,16 @@ fn advance(connection: &Connection, job: &OpenJob) -> StoreResult<()> {
     while processed < BATCH && index < job.model_strings.len() {
         let model = &job.model_strings[index];
         let limit = (BATCH - processed) as i64;
-        let observations: Vec<Observation> = connection
-            .prepare_cached(&format!(
+        let observations: Vec<Observation> = query_all(
+            connection,
+            &format!(
                 "SELECT {OBSERVATION_COLUMNS} FROM observations o WHERE o.project_id = ?1 AND o.model = ?2 \
                  AND (?3 IS NULL OR o.start_time > ?3 OR (o.start_time = ?3 AND o.id > ?4)) \
                  ORDER BY o.start_time, o.id LIMIT ?5"
-            ))
-            .and_then(|mut statement| {
-                statement
-                    .query_map(params![project, model, start, last_id, limit], observation_from_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .map_err(internal)?;
+            ),
+            params![project, model, start, last_id, limit],
+            observation_from_row,
+        )?;
         if observations.is_empty() {
             index += 1;
             start = None;
@@ -300,15 +290,13 @@ pub(crate) fn latest_job(
     project: &ProjectId,
     model_id: &str,
 ) -> StoreResult<Option<RecomputeJob>> {
-    connection
-        .prepare_cached(&format!(
+    query_optional(
+        connection,
+        &format!(
             "SELECT {JOB_COLUMNS} FROM model_recompute_jobs WHERE project_id = ?1 AND model_id = ?2 \
              ORDER BY created_at DESC, id DESC LIMIT 1"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row(params![project.as_str(), model_id], job_from_row)
-                .optional()
-        })
-        .map_err(internal)
+        ),
+        params![project.as_str(), model_id],
+        job_from_row,
+    )
 }

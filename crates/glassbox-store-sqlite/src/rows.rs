@@ -2,7 +2,7 @@
 //! functions that read them so that the two cannot drift apart.
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, Row, params};
 use serde_json::{Map, Value};
 
 use glassbox_model::{
@@ -12,6 +12,7 @@ use glassbox_model::{
 use glassbox_store::StoreResult;
 
 use crate::connection::internal;
+use crate::sql::query_optional;
 
 pub(crate) fn json_text(value: &Value) -> String {
     value.to_string()
@@ -299,16 +300,14 @@ pub(crate) fn get_score_config(
     project: &ProjectId,
     id: &str,
 ) -> StoreResult<Option<ScoreConfig>> {
-    connection
-        .prepare_cached(&format!(
+    query_optional(
+        connection,
+        &format!(
             "SELECT {SCORE_CONFIG_COLUMNS} FROM score_configs WHERE project_id = ?1 AND id = ?2"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row(params![project.as_str(), id], score_config_from_row)
-                .optional()
-        })
-        .map_err(internal)
+        ),
+        params![project.as_str(), id],
+        score_config_from_row,
+    )
 }
 
 fn categories_from_text(text: &str) -> Vec<ScoreCategory> {

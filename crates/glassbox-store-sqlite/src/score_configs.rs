@@ -14,6 +14,7 @@ use crate::connection::internal;
 use crate::rows::{
     SCORE_CONFIG_COLUMNS, categories_to_text, get_score_config, score_config_from_row,
 };
+use crate::sql::{PagedSelect, Where, select_page};
 
 fn write_config(
     connection: &Connection,
@@ -85,31 +86,14 @@ impl ScoreConfigStore for SqliteStore {
         let project = project.clone();
         self.readers
             .read(move |connection| {
-                let total_items: i64 = connection
-                    .query_row(
-                        "SELECT COUNT(*) FROM score_configs WHERE project_id = ?1",
-                        params![project.as_str()],
-                        |row| row.get(0),
-                    )
-                    .map_err(internal)?;
-                let items = connection
-                    .prepare_cached(&format!(
-                        "SELECT {SCORE_CONFIG_COLUMNS} FROM score_configs WHERE project_id = ?1 \
-                         ORDER BY created_at DESC, id ASC LIMIT ?2 OFFSET ?3"
-                    ))
-                    .and_then(|mut statement| {
-                        statement
-                            .query_map(
-                                params![project.as_str(), page.limit, page.offset() as i64],
-                                score_config_from_row,
-                            )?
-                            .collect::<rusqlite::Result<Vec<_>>>()
-                    })
-                    .map_err(internal)?;
-                Ok(Page {
-                    items,
-                    total_items: total_items.max(0) as u64,
-                })
+                let select = PagedSelect {
+                    columns: SCORE_CONFIG_COLUMNS,
+                    from: "score_configs",
+                    count_from: "score_configs",
+                    order: "created_at DESC, id ASC",
+                };
+                let clauses = Where::in_project("project_id", project.as_str());
+                select_page(connection, select, &clauses, page, score_config_from_row)
             })
             .await
     }

@@ -2,8 +2,12 @@
 //! advanced filter conditions of the model into SQL for each view.
 
 use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Params, Row, params_from_iter};
 
 use glassbox_model::filter::{FilterCondition, FilterValue, Operator};
+use glassbox_store::{Page, PageRequest, StoreResult};
+
+use crate::connection::internal;
 
 /// A growing list of AND-ed clauses and their parameters, in placeholder order.
 #[derive(Default)]
@@ -13,6 +17,16 @@ pub(crate) struct Where {
 }
 
 impl Where {
+    /// Starts with `{project_column} = ?`: every query is scoped by project.
+    pub(crate) fn in_project(project_column: &str, project: &str) -> Where {
+        let mut clauses = Where::default();
+        clauses.push(
+            format!("{project_column} = ?"),
+            [SqlValue::from(project.to_owned())],
+        );
+        clauses
+    }
+
     pub(crate) fn push(
         &mut self,
         clause: impl Into<String>,
@@ -53,6 +67,106 @@ impl Where {
             self.clauses.join(" AND ")
         }
     }
+}
+
+/// The single number a `SELECT COUNT(*) ...` answers.
+pub(crate) fn count_rows(
+    connection: &Connection,
+    sql: &str,
+    params: &[SqlValue],
+) -> StoreResult<u64> {
+    connection
+        .query_row(sql, params_from_iter(params.iter()), |row| {
+            row.get::<_, i64>(0)
+        })
+        .map(|count| count.max(0) as u64)
+        .map_err(internal)
+}
+
+/// What a page-based list reads: `SELECT {columns} FROM {from}`, ordered by `order`,
+/// counted over `count_from` (the same rows without the joins the columns need).
+pub(crate) struct PagedSelect<'a> {
+    pub(crate) columns: &'a str,
+    pub(crate) from: &'a str,
+    pub(crate) count_from: &'a str,
+    pub(crate) order: &'a str,
+}
+
+/// One page of the rows `clauses` matches (LIMIT/OFFSET from `page`) and how many it
+/// matches in all, with the same WHERE for both.
+pub(crate) fn select_page<T>(
+    connection: &Connection,
+    select: PagedSelect<'_>,
+    clauses: &Where,
+    page: PageRequest,
+    item_from_row: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Page<T>> {
+    let sql_where = clauses.sql();
+    let total_items = count_rows(
+        connection,
+        &format!(
+            "SELECT COUNT(*) FROM {} WHERE {sql_where}",
+            select.count_from
+        ),
+        &clauses.params,
+    )?;
+    let sql = format!(
+        "SELECT {} FROM {} WHERE {sql_where} ORDER BY {} LIMIT ? OFFSET ?",
+        select.columns, select.from, select.order,
+    );
+    let page_params = [
+        SqlValue::from(i64::from(page.limit)),
+        SqlValue::from(page.offset() as i64),
+    ];
+    let items = query_all(
+        connection,
+        &sql,
+        params_from_iter(clauses.params.iter().chain(page_params.iter())),
+        item_from_row,
+    )?;
+    Ok(Page { items, total_items })
+}
+
+/// Runs one write statement; true when it changed (deleted, updated) at least one row.
+pub(crate) fn execute_changes_any(
+    connection: &Connection,
+    sql: &str,
+    params: impl Params,
+) -> StoreResult<bool> {
+    connection
+        .execute(sql, params)
+        .map(|changed| changed > 0)
+        .map_err(internal)
+}
+
+/// The row `sql` selects, if there is one (a cached statement).
+pub(crate) fn query_optional<T>(
+    connection: &Connection,
+    sql: &str,
+    params: impl Params,
+    item_from_row: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Option<T>> {
+    connection
+        .prepare_cached(sql)
+        .and_then(|mut statement| statement.query_row(params, item_from_row).optional())
+        .map_err(internal)
+}
+
+/// Every row `sql` selects, in its order (a cached statement).
+pub(crate) fn query_all<T>(
+    connection: &Connection,
+    sql: &str,
+    params: impl Params,
+    item_from_row: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Vec<T>> {
+    connection
+        .prepare_cached(sql)
+        .and_then(|mut statement| {
+            statement
+                .query_map(params, item_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(internal)
 }
 
 pub(crate) fn placeholders(count: usize) -> String {

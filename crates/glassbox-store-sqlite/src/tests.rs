@@ -15,3 +15,4 @@ async fn fresh_backend() -> (Stores, TempDir) {
 
 glassbox_store::conformance_suite!(fresh_backend());
 glassbox_store::prompt_conformance_suite!(fresh_backend());
+glassbox_store::user_conformance_suite!(fresh_backend());

@@ -20,7 +20,9 @@ pub mod score_configs;
 pub mod testsuite;
 pub mod testsuite_accounts;
 pub mod testsuite_prompts;
+pub mod testsuite_users;
 pub mod ui_views;
+pub mod user_views;
 
 use std::sync::Arc;
 
@@ -44,6 +46,7 @@ pub use prompts::*;
 pub use query::*;
 pub use score_configs::*;
 pub use ui_views::*;
+pub use user_views::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -251,6 +254,7 @@ pub struct Stores {
     pub annotation_queues: Arc<dyn AnnotationQueueStore>,
     pub accounts: Arc<dyn AccountStore>,
     pub ui_views: Arc<dyn UiViewStore>,
+    pub user_views: Arc<dyn UserViewStore>,
     /// Prompt management, behind the in-memory cache of resolved prompts.
     pub prompts: Arc<dyn PromptStore>,
 }
@@ -275,6 +279,7 @@ impl Stores {
             + AnnotationQueueStore
             + AccountStore
             + UiViewStore
+            + UserViewStore
             + PromptStore,
     {
         Stores {
@@ -293,6 +298,7 @@ impl Stores {
             comments: backend.clone(),
             accounts: backend.clone(),
             ui_views: backend.clone(),
+            user_views: backend.clone(),
             prompts: Arc::new(CachedPromptStore::new(backend.clone())),
             annotation_queues: backend,
         }

@@ -2,7 +2,7 @@ import { useEffect } from "react";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Link, Outlet, useNavigate, useParams } from "@tanstack/react-router";
 import { DropdownMenu } from "radix-ui";
-import { ChevronsUpDown, KeyRound, ListTree, LogOut, MessagesSquare, Plus } from "lucide-react";
+import { ChevronsUpDown, KeyRound, LayoutDashboard, ListTree, LogOut, MessagesSquare, Plus, Sparkles, Users } from "lucide-react";
 import { api } from "../api/client";
 import { SESSION_KEY, useSession } from "../features/auth/useSession";
 
@@ -81,11 +81,20 @@ export function Layout() {
         <nav className="mt-3 flex flex-col gap-0.5 px-2">
           {projectId && (
             <>
+              <Link to="/project/$projectId/dashboard" params={{ projectId }} className={navLink} activeProps={active}>
+                <LayoutDashboard className="size-4" /> Dashboard
+              </Link>
               <Link to="/project/$projectId/traces" params={{ projectId }} className={navLink} activeProps={active}>
                 <ListTree className="size-4" /> Traces
               </Link>
+              <Link to="/project/$projectId/generations" params={{ projectId }} className={navLink} activeProps={active}>
+                <Sparkles className="size-4" /> Generations
+              </Link>
               <Link to="/project/$projectId/sessions" params={{ projectId }} className={navLink} activeProps={active}>
                 <MessagesSquare className="size-4" /> Sessions
+              </Link>
+              <Link to="/project/$projectId/users" params={{ projectId }} className={navLink} activeProps={active}>
+                <Users className="size-4" /> Users
               </Link>
               <Link to="/project/$projectId/settings/api-keys" params={{ projectId }} className={navLink} activeProps={active}>
                 <KeyRound className="size-4" /> API keys
@@ -119,7 +128,7 @@ export function HomeRedirect() {
       return;
     }
     const first = session.data.organizations.flatMap((org) => org.projects)[0];
-    if (first) navigate({ to: "/project/$projectId/traces", params: { projectId: first.id }, replace: true });
+    if (first) navigate({ to: "/project/$projectId/dashboard", params: { projectId: first.id }, replace: true });
     else navigate({ to: "/projects", replace: true });
   }, [session.isSuccess, session.data, navigate]);
   return <div className="p-6 text-sm text-slate-500">Loading…</div>;

@@ -28,7 +28,7 @@ use crate::auth::ProjectAuth;
 use crate::body::read_json;
 use crate::error::{ApiError, ApiResult};
 use crate::json_fields::{JsonFields, invalid};
-use crate::params::{QueryParams, page_meta};
+use crate::params::{QueryParams, page_response};
 use crate::wire_annotations::{annotation_queue, annotation_queue_item};
 
 /// Longest object and user ids (as everywhere in the API).
@@ -115,10 +115,7 @@ pub async fn annotation_queues_list_queues(
         .annotation_queues
         .list_annotation_queues(&auth.project_id, page)
         .await?;
-    let data: Vec<Value> = result.items.iter().map(annotation_queue).collect();
-    Ok(Json(
-        json!({"data": data, "meta": page_meta(page, result.total_items)}),
-    ))
+    Ok(page_response(page, &result, annotation_queue))
 }
 
 pub async fn annotation_queues_create_queue(
@@ -201,14 +198,9 @@ pub async fn annotation_queues_list_queue_items(
         .list_queue_items(&auth.project_id, &queue_id, wanted, page)
         .await?;
     let now = now_micros();
-    let data: Vec<Value> = result
-        .items
-        .iter()
-        .map(|item| annotation_queue_item(item, now))
-        .collect();
-    Ok(Json(
-        json!({"data": data, "meta": page_meta(page, result.total_items)}),
-    ))
+    Ok(page_response(page, &result, |item| {
+        annotation_queue_item(item, now)
+    }))
 }
 
 pub async fn annotation_queues_create_queue_item(

@@ -18,7 +18,7 @@ use crate::auth::ProjectAuth;
 use crate::body::read_json;
 use crate::error::{ApiError, ApiResult};
 use crate::json_fields::{JsonFields, invalid};
-use crate::params::{QueryParams, page_meta};
+use crate::params::{QueryParams, page_response};
 use crate::wire_annotations::comment;
 
 /// Longest object and user ids (as everywhere in the API).
@@ -150,14 +150,9 @@ pub async fn comments_get(
         .comments
         .list_comments(&auth.project_id, &query, page)
         .await?;
-    let data: Vec<Value> = result
-        .items
-        .iter()
-        .map(|item| comment(&auth.project_id, item))
-        .collect();
-    Ok(Json(
-        json!({"data": data, "meta": page_meta(page, result.total_items)}),
-    ))
+    Ok(page_response(page, &result, |item| {
+        comment(&auth.project_id, item)
+    }))
 }
 
 pub async fn comments_get_by_id(
@@ -170,6 +165,6 @@ pub async fn comments_get_by_id(
         .comments
         .get_comment(&auth.project_id, &comment_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound("Comment not found within authorized project".into()))?;
+        .ok_or_else(|| ApiError::not_found_in_project("Comment"))?;
     Ok(Json(comment(&auth.project_id, &found)))
 }

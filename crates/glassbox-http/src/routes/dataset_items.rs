@@ -21,7 +21,7 @@ use crate::auth::ProjectAuth;
 use crate::body::read_json;
 use crate::error::{ApiError, ApiResult};
 use crate::json_fields::{JsonFields, invalid};
-use crate::params::{QueryParams, page_meta};
+use crate::params::{QueryParams, page_response};
 use crate::routes::datasets::dataset_by_name;
 use crate::wire_datasets::dataset_item;
 
@@ -122,10 +122,7 @@ pub async fn dataset_items_list(
         .datasets
         .list_dataset_items(&auth.project_id, &item_query, page)
         .await?;
-    let data: Vec<Value> = result.items.iter().map(dataset_item).collect();
-    Ok(Json(
-        json!({"data": data, "meta": page_meta(page, result.total_items)}),
-    ))
+    Ok(page_response(page, &result, dataset_item))
 }
 
 pub async fn dataset_items_get(

@@ -20,7 +20,7 @@ use crate::auth::ProjectAuth;
 use crate::body::read_json;
 use crate::error::{ApiError, ApiResult};
 use crate::json_fields::{JsonFields, invalid};
-use crate::params::{QueryParams, page_meta};
+use crate::params::{QueryParams, page_response};
 use crate::wire_datasets::dataset_run_item;
 
 const MAX_ID_CHARS: usize = 800;
@@ -148,8 +148,5 @@ pub async fn dataset_run_items_list(
         .dataset_runs
         .list_run_items(&auth.project_id, &run.id, page)
         .await?;
-    let data: Vec<Value> = result.items.iter().map(dataset_run_item).collect();
-    Ok(Json(
-        json!({"data": data, "meta": page_meta(page, result.total_items)}),
-    ))
+    Ok(page_response(page, &result, dataset_run_item))
 }

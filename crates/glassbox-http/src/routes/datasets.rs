@@ -20,7 +20,7 @@ use crate::auth::ProjectAuth;
 use crate::body::read_json;
 use crate::error::{ApiError, ApiResult};
 use crate::json_fields::{JsonFields, invalid};
-use crate::params::{QueryParams, page_meta};
+use crate::params::{QueryParams, page_meta, page_response};
 use crate::wire_datasets::{dataset, dataset_item, dataset_run, dataset_run_item};
 
 /// Longest dataset description.
@@ -101,14 +101,9 @@ pub async fn datasets_list(
         .datasets
         .list_datasets(&auth.project_id, page)
         .await?;
-    let data: Vec<Value> = result
-        .items
-        .iter()
-        .map(|item| Value::Object(dataset(&auth.project_id, item)))
-        .collect();
-    Ok(Json(
-        json!({"data": data, "meta": page_meta(page, result.total_items)}),
-    ))
+    Ok(page_response(page, &result, |item| {
+        Value::Object(dataset(&auth.project_id, item))
+    }))
 }
 
 pub async fn datasets_get(
@@ -254,14 +249,9 @@ pub async fn datasets_get_runs(
         .dataset_runs
         .list_runs(&auth.project_id, &found.id, page)
         .await?;
-    let data: Vec<Value> = result
-        .items
-        .iter()
-        .map(|run| Value::Object(dataset_run(run)))
-        .collect();
-    Ok(Json(
-        json!({"data": data, "meta": page_meta(page, result.total_items)}),
-    ))
+    Ok(page_response(page, &result, |run| {
+        Value::Object(dataset_run(run))
+    }))
 }
 
 pub async fn datasets_get_run(

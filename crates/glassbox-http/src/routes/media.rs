@@ -35,8 +35,8 @@ use glassbox_store::{
 
 use crate::AppState;
 use crate::auth::ProjectAuth;
-use crate::body::read_json;
-use crate::error::{ApiError, ApiResult};
+use crate::body::read_json_object;
+use crate::error::{ApiError, ApiResult, invalid};
 use crate::params::QueryParams;
 use crate::wire::media_object;
 
@@ -101,10 +101,6 @@ const DOWNLOAD_URL_SECONDS: i64 = 3_600;
 /// Longest trace, observation and dataset ids (as everywhere in the API).
 const MAX_ID_CHARS: usize = 800;
 const CHECKSUM_HEADER: HeaderName = HeaderName::from_static("x-amz-checksum-sha256");
-
-fn invalid(text: &str) -> ApiError {
-    ApiError::InvalidRequest(format!("Invalid request data: {text}"))
-}
 
 fn not_found() -> ApiError {
     ApiError::NotFound("Media not found".into())
@@ -230,11 +226,11 @@ fn optional_string(body: &Map<String, Value>, key: &str) -> ApiResult<Option<Str
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) if text.is_empty() => Ok(None),
-        Some(Value::String(text)) if text.chars().count() > MAX_ID_CHARS => Err(invalid(&format!(
+        Some(Value::String(text)) if text.chars().count() > MAX_ID_CHARS => Err(invalid(format!(
             "{key} must be at most {MAX_ID_CHARS} characters"
         ))),
         Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(_) => Err(invalid(&format!("{key} must be a string"))),
+        Some(_) => Err(invalid(format!("{key} must be a string"))),
     }
 }
 
@@ -302,7 +298,7 @@ fn parse_registration(body: &Map<String, Value>, max_bytes: u64) -> ApiResult<Ne
             content_type.clone()
         }
         Some(Value::String(content_type)) => {
-            return Err(invalid(&format!(
+            return Err(invalid(format!(
                 "contentType `{content_type}` is not supported"
             )));
         }
@@ -314,7 +310,7 @@ fn parse_registration(body: &Map<String, Value>, max_bytes: u64) -> ApiResult<Ne
         .filter(|length| *length > 0)
         .ok_or_else(|| invalid("contentLength must be a positive integer"))?;
     if content_length > max_bytes {
-        return Err(invalid(&format!(
+        return Err(invalid(format!(
             "contentLength must be at most {max_bytes} bytes"
         )));
     }
@@ -342,9 +338,7 @@ pub async fn media_create(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let Value::Object(body) = read_json(&headers, body, state.config.max_body_bytes).await? else {
-        return Err(invalid("the body must be a JSON object"));
-    };
+    let body = read_json_object(&headers, body, state.config.max_body_bytes).await?;
     let media = parse_registration(&body, state.config.max_media_bytes)?;
     let base = base_url(&state, &headers, &uri)?;
     let record = state
@@ -445,9 +439,7 @@ pub async fn media_patch(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<StatusCode> {
-    let Value::Object(body) = read_json(&headers, body, state.config.max_body_bytes).await? else {
-        return Err(invalid("the body must be a JSON object"));
-    };
+    let body = read_json_object(&headers, body, state.config.max_body_bytes).await?;
     let report = parse_report(&body)?;
     let found = state
         .stores
@@ -503,7 +495,7 @@ impl MediaSource for BodySource {
                 self.received += chunk.len() as u64;
                 if self.received > self.expected {
                     let expected = self.expected;
-                    return Err(self.fail(invalid(&format!(
+                    return Err(self.fail(invalid(format!(
                         "the body is longer than the registered contentLength of {expected} bytes"
                     ))));
                 }
@@ -511,12 +503,12 @@ impl MediaSource for BodySource {
                 Ok(Some(chunk.to_vec()))
             }
             Some(Err(error)) => {
-                Err(self.fail(invalid(&format!("reading the body failed: {error}"))))
+                Err(self.fail(invalid(format!("reading the body failed: {error}"))))
             }
             None => {
                 if self.received != self.expected {
                     let (received, expected) = (self.received, self.expected);
-                    return Err(self.fail(invalid(&format!(
+                    return Err(self.fail(invalid(format!(
                         "the body has {received} bytes but the registered contentLength is {expected}"
                     ))));
                 }
@@ -558,7 +550,7 @@ pub async fn media_upload(
         .map(essence)
         .unwrap_or_default();
     if content_type != essence(&record.content_type) {
-        return Err(invalid(&format!(
+        return Err(invalid(format!(
             "Content-Type must be the registered `{}`",
             record.content_type
         )));
@@ -586,7 +578,7 @@ pub async fn media_upload(
         .and_then(|value| value.trim().parse::<u64>().ok())
         && length != record.content_length
     {
-        return Err(invalid(&format!(
+        return Err(invalid(format!(
             "Content-Length is {length} but the registered contentLength is {}",
             record.content_length
         )));

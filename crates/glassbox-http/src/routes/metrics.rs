@@ -14,13 +14,9 @@ use glassbox_store::MetricsOptions;
 
 use crate::AppState;
 use crate::auth::{ApiAuth, ProjectAuth};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiResult, invalid};
 use crate::metrics_wire::metrics_rows;
 use crate::params::QueryParams;
-
-fn invalid(message: String) -> ApiError {
-    ApiError::InvalidRequest(format!("Invalid request data: {message}"))
-}
 
 async fn run(
     state: &AppState,
@@ -31,7 +27,7 @@ async fn run(
     let params = QueryParams::parse(raw);
     let text = params
         .string("query")
-        .ok_or_else(|| invalid("the query parameter is required".into()))?;
+        .ok_or_else(|| invalid("the query parameter is required"))?;
     let query = parse_query(&text, version).map_err(invalid)?;
     let rows = state
         .stores

@@ -15,7 +15,7 @@ use crate::auth::ProjectAuth;
 use crate::body::read_json;
 use crate::error::{ApiError, ApiResult};
 use crate::models_wire::{model_object, recompute_object};
-use crate::params::{QueryParams, page_meta};
+use crate::params::{QueryParams, page_response};
 
 pub async fn models_list(
     ProjectAuth(auth): ProjectAuth,
@@ -28,14 +28,7 @@ pub async fn models_list(
         .models
         .list_models(&auth.project_id, page)
         .await?;
-    let data: Vec<Value> = result
-        .items
-        .iter()
-        .map(|model| model_object(model))
-        .collect();
-    Ok(Json(
-        json!({"data": data, "meta": page_meta(page, result.total_items)}),
-    ))
+    Ok(page_response(page, &result, |model| model_object(model)))
 }
 
 pub async fn models_get(
@@ -48,7 +41,7 @@ pub async fn models_get(
         .models
         .get_model(&auth.project_id, &model_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound("Model not found within authorized project".into()))?;
+        .ok_or_else(|| ApiError::not_found_in_project("Model"))?;
     Ok(Json(model_object(&model)))
 }
 

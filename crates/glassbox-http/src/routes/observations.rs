@@ -15,13 +15,9 @@ use glassbox_store::{ObservationCursor, ObservationQuery};
 
 use crate::AppState;
 use crate::auth::ProjectAuth;
-use crate::error::{ApiError, ApiResult};
-use crate::params::{QueryParams, page_meta};
+use crate::error::{ApiError, ApiResult, invalid};
+use crate::params::{QueryParams, page_response};
 use crate::wire::{ObservationFields, TraceContext, observation_v1, observation_v2};
-
-fn invalid(text: &str) -> ApiError {
-    ApiError::InvalidRequest(format!("Invalid request data: {text}"))
-}
 
 fn common_query(params: &QueryParams, start_prefix: &str) -> ApiResult<ObservationQuery> {
     let r#type = params.string("type");
@@ -68,14 +64,9 @@ pub async fn observations_get_many(
         .observations
         .list_observations(&auth.project_id, &query, page)
         .await?;
-    let data: Vec<Value> = result
-        .items
-        .iter()
-        .map(|item| observation_v1(&auth.project_id, item))
-        .collect();
-    Ok(Json(
-        json!({"data": data, "meta": page_meta(page, result.total_items)}),
-    ))
+    Ok(page_response(page, &result, |item| {
+        observation_v1(&auth.project_id, item)
+    }))
 }
 
 pub async fn observations_get(
@@ -88,9 +79,7 @@ pub async fn observations_get(
         .observations
         .get_observation(&auth.project_id, &observation_id)
         .await?
-        .ok_or_else(|| {
-            ApiError::NotFound("Observation not found within authorized project".into())
-        })?;
+        .ok_or_else(|| ApiError::not_found_in_project("Observation"))?;
     Ok(Json(observation_v1(&auth.project_id, &observation)))
 }
 

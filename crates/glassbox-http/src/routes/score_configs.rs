@@ -7,7 +7,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use glassbox_model::score_configs::{
     MAX_CATEGORIES, MAX_CONFIG_DESCRIPTION_CHARS, NewScoreConfig, ScoreConfigPatch,
@@ -22,7 +22,7 @@ use crate::auth::ProjectAuth;
 use crate::body::read_json;
 use crate::error::{ApiError, ApiResult};
 use crate::json_fields::{JsonFields, invalid};
-use crate::params::{QueryParams, page_meta};
+use crate::params::{QueryParams, page_response};
 use crate::wire_annotations::score_config;
 
 /// Longer names are rejected by the model's rule; this only bounds what is read.
@@ -105,14 +105,9 @@ pub async fn score_configs_get(
         .score_configs
         .list_score_configs(&auth.project_id, page)
         .await?;
-    let data: Vec<Value> = result
-        .items
-        .iter()
-        .map(|config| score_config(&auth.project_id, config))
-        .collect();
-    Ok(Json(
-        json!({"data": data, "meta": page_meta(page, result.total_items)}),
-    ))
+    Ok(page_response(page, &result, |config| {
+        score_config(&auth.project_id, config)
+    }))
 }
 
 pub async fn score_configs_get_by_id(

@@ -16,14 +16,10 @@ use crate::AppState;
 use crate::auth::ApiAuth;
 use crate::auth::ProjectAuth;
 use crate::body::read_json;
-use crate::error::{ApiError, ApiResult};
-use crate::params::{QueryParams, page_meta};
+use crate::error::{ApiError, ApiResult, invalid};
+use crate::params::{QueryParams, page_response};
 use crate::routes::legacy_writes::ingest_single;
 use crate::wire::{ScoreV3Fields, score_v3, score_with_trace};
-
-fn invalid(text: &str) -> ApiError {
-    ApiError::InvalidRequest(format!("Invalid request data: {text}"))
-}
 
 /// Most scores accepted in one array request.
 const MAX_SCORES_PER_REQUEST: usize = 1_000;
@@ -57,7 +53,7 @@ pub async fn score_create(
     match body {
         Value::Array(items) => {
             if items.len() > MAX_SCORES_PER_REQUEST {
-                return Err(invalid(&format!(
+                return Err(invalid(format!(
                     "at most {MAX_SCORES_PER_REQUEST} scores per request"
                 )));
             }
@@ -196,14 +192,9 @@ async fn list_pages(
         .scores
         .list_scores(&auth.project_id, &query, page)
         .await?;
-    let data: Vec<Value> = result
-        .items
-        .iter()
-        .map(|item| score_with_trace(&auth.project_id, item, include_trace, v2))
-        .collect();
-    Ok(Json(
-        json!({"data": data, "meta": page_meta(page, result.total_items)}),
-    ))
+    Ok(page_response(page, &result, |item| {
+        score_with_trace(&auth.project_id, item, include_trace, v2)
+    }))
 }
 
 pub async fn score_get_v1(
@@ -339,7 +330,7 @@ pub async fn score_v3_get(
         } else {
             ""
         };
-        return Err(invalid(&format!(
+        return Err(invalid(format!(
             "unknown query parameter `{unknown}`{hint}"
         )));
     }
@@ -354,7 +345,7 @@ pub async fn score_v3_get(
             "details" => fields.details = true,
             "subject" => fields.subject = true,
             "annotation" => fields.annotation = true,
-            other => return Err(invalid(&format!("unknown field group `{other}`"))),
+            other => return Err(invalid(format!("unknown field group `{other}`"))),
         }
     }
     let data_types = data_types(&params)?;
@@ -428,7 +419,7 @@ pub async fn score_v3_get(
     ] {
         if let Some(bound) = params.number(key)? {
             if data_types.as_slice() != [ScoreDataType::Numeric] {
-                return Err(invalid(&format!("{key} requires dataType=NUMERIC")));
+                return Err(invalid(format!("{key} requires dataType=NUMERIC")));
             }
             query.value.push(make(bound));
         }

@@ -9,7 +9,7 @@ use glassbox_store::SessionQuery;
 use crate::AppState;
 use crate::auth::ProjectAuth;
 use crate::error::{ApiError, ApiResult};
-use crate::params::{QueryParams, page_meta};
+use crate::params::{QueryParams, page_response};
 use crate::wire::{session, trace_core};
 
 pub async fn sessions_list(
@@ -29,14 +29,9 @@ pub async fn sessions_list(
         .sessions
         .list_sessions(&auth.project_id, &query, page)
         .await?;
-    let data: Vec<Value> = result
-        .items
-        .iter()
-        .map(|item| Value::Object(session(&auth.project_id, item)))
-        .collect();
-    Ok(Json(
-        json!({"data": data, "meta": page_meta(page, result.total_items)}),
-    ))
+    Ok(page_response(page, &result, |item| {
+        Value::Object(session(&auth.project_id, item))
+    }))
 }
 
 pub async fn sessions_get(
@@ -50,7 +45,7 @@ pub async fn sessions_get(
         .sessions
         .get_session(project, &session_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound("Session not found within authorized project".into()))?;
+        .ok_or_else(|| ApiError::not_found_in_project("Session"))?;
     let traces = state
         .stores
         .sessions

@@ -13,7 +13,7 @@ use crate::AppState;
 use crate::auth::ProjectAuth;
 use crate::body::read_json;
 use crate::error::{ApiError, ApiResult};
-use crate::params::{QueryParams, page_meta};
+use crate::params::{QueryParams, page_response};
 use crate::wire::{TraceFields, observation_v1, score_object, trace_core, trace_list_item};
 
 pub(crate) fn parse_order(text: &str) -> ApiResult<(TraceOrderColumn, SortDirection)> {
@@ -80,14 +80,9 @@ pub async fn trace_list(
         .traces
         .list_traces(&auth.project_id, &query, page)
         .await?;
-    let data: Vec<Value> = result
-        .items
-        .iter()
-        .map(|item| trace_list_item(&auth.project_id, item, fields))
-        .collect();
-    Ok(Json(
-        json!({"data": data, "meta": page_meta(page, result.total_items)}),
-    ))
+    Ok(page_response(page, &result, |item| {
+        trace_list_item(&auth.project_id, item, fields)
+    }))
 }
 
 pub async fn trace_get(
@@ -104,11 +99,7 @@ pub async fn trace_get(
         .traces
         .get_trace(project, &trace_id)
         .await?
-        .ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "Trace {trace_id} not found within authorized project"
-            ))
-        })?;
+        .ok_or_else(|| ApiError::not_found_in_project(&format!("Trace {trace_id}")))?;
     let mut object = trace_core(project, &stats.trace, fields.io);
     let observations: Vec<Value> = if fields.observations {
         let rows = state

@@ -649,3 +649,120 @@ async fn the_app_is_served_for_non_api_paths() {
         .await
         .expect(405);
 }
+
+#[tokio::test]
+async fn users_generations_and_metrics_views() {
+    let app = TestApp::new().await;
+    let browser = sign_up(&app, "ada@example.com").await;
+    app.ingest_ok(
+        &Auth::A,
+        vec![
+            event_at("trace-create", "2025-03-01T10:00:00Z", json!({"id": "t1", "userId": "alice", "sessionId": "s1", "timestamp": "2025-03-01T10:00:00Z"})),
+            event_at("generation-create", "2025-03-01T10:00:00Z", json!({"id": "g1", "traceId": "t1", "name": "llm", "model": "gpt-4o",
+                "startTime": "2025-03-01T10:00:00Z", "endTime": "2025-03-01T10:00:02Z", "completionStartTime": "2025-03-01T10:00:00.500Z",
+                "usageDetails": {"input": 3, "output": 2, "total": 5}, "costDetails": {"total": 0.25}})),
+            event_at("trace-create", "2025-03-02T10:00:00Z", json!({"id": "t2", "userId": "bob", "timestamp": "2025-03-02T10:00:00Z"})),
+            event_at("generation-create", "2025-03-02T10:00:00Z", json!({"id": "g2", "traceId": "t2", "name": "llm", "model": "claude-x",
+                "level": "ERROR", "startTime": "2025-03-02T10:00:00Z", "usageDetails": {"input": 1, "output": 1}, "costDetails": {"total": 1.0}})),
+        ],
+    )
+    .await;
+    let base = format!("/api/ui/v1/projects/{PROJECT_A}");
+    let get = |path: String| {
+        let app = &app;
+        let browser = &browser;
+        async move { call(app, Method::GET, &path, Some(browser), &[], None).await }
+    };
+    let users = get(format!("{base}/users")).await;
+    let users = users.expect(200).clone();
+    assert_eq!(users["meta"]["totalItems"], 2);
+    assert_eq!(users["data"][0]["userId"], "bob");
+    assert_eq!(users["data"][1]["totalTokens"], 5.0);
+    assert_eq!(users["data"][1]["firstSeen"], 1_740_823_200_000.0);
+    let by_cost = get(format!("{base}/users?orderBy=totalCost.asc&limit=1")).await;
+    assert_eq!(by_cost.expect(200)["data"][0]["userId"], "alice");
+    get(format!("{base}/users?orderBy=name.asc"))
+        .await
+        .expect(400);
+    let alice = get(format!("{base}/users/alice")).await;
+    let alice = alice.expect(200).clone();
+    assert_eq!(alice["traceCount"], 1);
+    assert_eq!(alice["totalCost"], 0.25);
+    assert_eq!(alice["sessions"][0]["sessionId"], "s1");
+    get(format!("{base}/users/nobody")).await.expect(404);
+
+    let generations = get(format!("{base}/generations")).await;
+    let generations = generations.expect(200).clone();
+    assert_eq!(generations["meta"]["totalItems"], 2);
+    let g1 = &generations["data"][1];
+    assert_eq!(g1["id"], "g1");
+    assert_eq!(g1["latency"], 2.0);
+    assert_eq!(g1["timeToFirstToken"], 0.5);
+    assert_eq!(g1["totalTokens"], 5.0);
+    assert_eq!(generations["data"][0]["totalTokens"], 2.0);
+    for (query, expected) in [
+        ("model=gpt-4o", vec!["g1"]),
+        ("model=gpt-4o,claude-x", vec!["g2", "g1"]),
+        ("model=none", vec![]),
+        ("fromTimestamp=2025-03-02T00:00:00Z", vec!["g2"]),
+        ("level=ERROR", vec!["g2"]),
+    ] {
+        let response = get(format!("{base}/generations?{query}")).await;
+        response.expect(200);
+        assert_eq!(response.ids(), expected, "{query}");
+    }
+
+    let query = |value: Value| format!("{base}/metrics?query={}", url_escape(&value.to_string()));
+    let by_model = get(query(json!({
+        "view": "observations", "metrics": [{"measure": "totalCost", "aggregation": "sum"}],
+        "dimensions": [{"field": "providedModelName"}],
+        "fromTimestamp": "2025-01-01T00:00:00Z", "toTimestamp": "2026-01-01T00:00:00Z",
+        "orderBy": [{"field": "sum_totalCost", "direction": "desc"}]})))
+    .await;
+    let by_model = by_model.expect(200).clone();
+    assert_eq!(by_model["data"][0]["providedModelName"], "claude-x");
+    assert_eq!(by_model["data"][0]["sum_totalCost"], 1.0);
+    let traces = get(query(json!({
+        "view": "traces", "metrics": [{"measure": "count", "aggregation": "count"}],
+        "timeDimension": {"granularity": "day"},
+        "fromTimestamp": "2025-03-01T00:00:00Z", "toTimestamp": "2025-03-03T00:00:00Z"})))
+    .await;
+    let traces = traces.expect(200).clone();
+    assert_eq!(traces["data"].as_array().unwrap().len(), 2, "{traces}");
+    get(format!("{base}/metrics")).await.expect(400);
+    get(query(json!({"view": "nope"}))).await.expect(400);
+
+    // Signed out: 401; another organization's user: 404.
+    call(&app, Method::GET, &format!("{base}/users"), None, &[], None)
+        .await
+        .expect(401);
+    let stranger = sign_up(&app, "eve@example.com").await;
+    for path in [
+        "users",
+        "users/alice",
+        "generations",
+        "metrics?query=%7B%7D",
+    ] {
+        call(
+            &app,
+            Method::GET,
+            &format!("{base}/{path}"),
+            Some(&stranger),
+            &[],
+            None,
+        )
+        .await
+        .expect(404);
+    }
+}
+
+fn url_escape(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (byte as char).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}

@@ -22,7 +22,7 @@ use glassbox_store::{NewPromptVersion, PromptActor, PromptDeletion, PromptError,
 use crate::AppState;
 use crate::auth::ProjectAuth;
 use crate::body::read_json;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, invalid};
 use crate::params::{QueryParams, page_meta};
 use wire::{IsActive, prompt_meta, prompt_object};
 
@@ -70,14 +70,10 @@ impl From<PromptError> for ApiError {
     }
 }
 
-fn invalid(text: &str) -> ApiError {
-    ApiError::InvalidRequest(format!("Invalid request data: {text}"))
-}
-
 /// A path parameter, with a Langfuse error body when it cannot be decoded.
 pub(crate) fn path_name<T>(path: Result<Path<T>, PathRejection>) -> ApiResult<T> {
     path.map(|Path(value)| value)
-        .map_err(|rejection| invalid(&format!("bad path parameter: {}", rejection.body_text())))
+        .map_err(|rejection| invalid(format!("bad path parameter: {}", rejection.body_text())))
 }
 
 fn optional_strings(object: &Map<String, Value>, key: &str) -> ApiResult<Option<Vec<String>>> {
@@ -88,11 +84,11 @@ fn optional_strings(object: &Map<String, Value>, key: &str) -> ApiResult<Option<
             .map(|item| {
                 item.as_str()
                     .map(str::to_owned)
-                    .ok_or_else(|| invalid(&format!("{key}: expected an array of strings")))
+                    .ok_or_else(|| invalid(format!("{key}: expected an array of strings")))
             })
             .collect::<ApiResult<Vec<String>>>()
             .map(Some),
-        Some(_) => Err(invalid(&format!("{key}: expected an array of strings"))),
+        Some(_) => Err(invalid(format!("{key}: expected an array of strings"))),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod assets;
 mod keys;
 pub(crate) mod session;
 mod traces;
+mod views;
 
 use axum::Router;
 use axum::routing::{delete, get, post};
@@ -48,4 +49,14 @@ pub fn router() -> Router<AppState> {
             "/projects/{project_id}/sessions/{session_id}",
             get(traces::session_detail),
         )
+        .route("/projects/{project_id}/users", get(views::users_list))
+        .route(
+            "/projects/{project_id}/users/{user_id}",
+            get(views::user_detail),
+        )
+        .route(
+            "/projects/{project_id}/generations",
+            get(views::generations_list),
+        )
+        .route("/projects/{project_id}/metrics", get(views::metrics_query))
 }
