@@ -124,7 +124,7 @@ export function DashboardPage({ projectId, range }: { projectId: string; range?:
           <Card title="Top users by cost" empty={topUsers.length === 0}>
             <Chart testId="chart-top-users" option={options.topUsers} />
           </Card>
-          <Card title="Errors" headline={`${total(rows.errors, "count_count").toLocaleString("en-US")} error observations`} empty={rows.errors.length === 0}>
+          <Card title="Errors" headline={`${total(rows.errors, "count_count").toLocaleString("en-US")} observations with level ERROR`} empty={rows.errors.length === 0}>
             <Chart testId="chart-errors" option={options.errors} />
           </Card>
         </div>

@@ -128,7 +128,7 @@ function Stat({ label, value, testId }: { label: string; value: string; testId?:
   return (
     <div className="rounded-lg border border-slate-200 bg-white px-4 py-3">
       <div className="text-xs text-slate-500">{label}</div>
-      <div className="text-lg font-semibold" data-testid={testId}>
+      <div className="text-base font-semibold" data-testid={testId}>
         {value}
       </div>
     </div>
@@ -154,12 +154,13 @@ export function UserPage({ projectId, userId }: { projectId: string; userId: str
       <h1 className="text-xl font-semibold" data-testid="user-title">
         User {userId}
       </h1>
-      <div className="grid grid-cols-2 gap-3 md:grid-cols-5">
+      <div className="grid grid-cols-2 gap-3 md:grid-cols-6">
         <Stat label="Traces" value={data.traceCount.toLocaleString("en-US")} testId="user-trace-count" />
         <Stat label="Sessions" value={data.sessionCount.toLocaleString("en-US")} />
         <Stat label="Total tokens" value={formatTokens(data.totalTokens)} testId="user-total-tokens" />
         <Stat label="Total cost" value={formatCost(data.totalCost)} testId="user-total-cost" />
-        <Stat label="First / last seen" value={`${formatTime(data.firstSeen)} – ${formatTime(data.lastSeen)}`} />
+        <Stat label="First seen" value={formatTime(data.firstSeen)} />
+        <Stat label="Last seen" value={formatTime(data.lastSeen)} />
       </div>
       <section>
         <h2 className="mb-2 font-medium">Sessions</h2>
