@@ -101,6 +101,28 @@ try {
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="trace-row"]').length === 1);
     assert.ok((await page.getByTestId("trace-row").textContent()).includes("nightly-batch"));
     await shot("04-traces-filtered");
+    // A numeric score filter: only the first chat trace has a `helpfulness` score (0.9).
+    await page.getByLabel("Level filter").selectOption("");
+    await page.getByLabel("Score name").fill("helpfulness");
+    await page.getByLabel("Score operator").selectOption("gt");
+    await page.getByLabel("Score value").fill("0.5");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.waitForURL(/scoreName=helpfulness/);
+    assert.ok(!page.url().includes("level="), page.url());
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="trace-row"]').length === 1);
+    const scored = page.getByTestId("trace-row");
+    assert.ok((await scored.getByRole("link", { name: "chat-support" }).getAttribute("href")).endsWith(`/traces/${ids.trace1}`));
+    assert.ok((await scored.textContent()).includes("helpfulness: 0.90"));
+    // Kept in the URL across a reload, then the other side of the threshold matches nothing.
+    await page.reload();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="trace-row"]').length === 1);
+    assert.equal(await page.getByLabel("Score value").inputValue(), "0.5");
+    await shot("04b-traces-score-filter");
+    await page.getByLabel("Score operator").selectOption("lt");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.waitForURL(/scoreOp=lt/);
+    await page.getByText("No traces match").waitFor();
+    assert.equal(await page.getByTestId("trace-row").count(), 0);
     await page.getByRole("button", { name: "Reset" }).click();
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="trace-row"]').length === 3);
     // The oldest chat trace (with the generation) is the last row, newest first.

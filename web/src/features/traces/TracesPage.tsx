@@ -15,7 +15,7 @@ import { Badge, LevelBadge } from "../../components/ui/badge";
 import { Button } from "../../components/ui/button";
 import { Input } from "../../components/ui/input";
 import { formatCost, formatSeconds, formatTime, formatTokens } from "../../lib/format";
-import { RANGES, traceListQuery, type TraceSearch } from "./search";
+import { RANGES, SCORE_OPS, traceListQuery, type ScoreOp, type TraceSearch } from "./search";
 
 const column = createColumnHelper<TraceRow>();
 /** Columns the server can sort by (`orderBy`). */
@@ -154,6 +154,22 @@ function FilterBar({ search, apply }: { search: TraceSearch; apply: (patch: Part
       </select>
       {field("metaKey", "Metadata key", "w-28")}
       {field("metaValue", "Metadata value", "w-28")}
+      <span className="flex">
+        {field("scoreName", "Score name", "w-28 rounded-r-none")}
+        <select
+          aria-label="Score operator"
+          className="h-9 border border-x-0 border-slate-300 bg-white px-1 text-sm"
+          value={draft.scoreOp ?? "gte"}
+          onChange={(event) => setDraft({ ...draft, scoreOp: event.target.value as ScoreOp })}
+        >
+          {(Object.keys(SCORE_OPS) as ScoreOp[]).map((op) => (
+            <option key={op} value={op}>
+              {op === "in" ? "is any of" : SCORE_OPS[op]}
+            </option>
+          ))}
+        </select>
+        {field("scoreValue", draft.scoreOp === "in" ? "Score categories (a,b)" : "Score value", "w-28 rounded-l-none")}
+      </span>
       <Button type="submit">Apply</Button>
       <Button
         type="button"

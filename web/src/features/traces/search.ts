@@ -14,10 +14,31 @@ export type TraceSearch = {
   level?: string;
   metaKey?: string;
   metaValue?: string;
+  /** Score filter: the score's name, an operator (`SCORE_OPS`) and a value: a number, or
+   * for `in` (categorical scores) comma-separated categories. */
+  scoreName?: string;
+  scoreOp?: ScoreOp;
+  scoreValue?: string;
   search?: string;
   searchType?: "id" | "name";
   hide?: string;
 };
+
+/** Score filter operators as they appear in the URL, and the API operator of each. `in`
+ * filters categorical scores (any of the listed categories); the others numeric ones. */
+export const SCORE_OPS = {
+  gt: ">",
+  gte: ">=",
+  lt: "<",
+  lte: "<=",
+  eq: "=",
+  in: "any of",
+} as const;
+export type ScoreOp = keyof typeof SCORE_OPS;
+
+function isScoreOp(value: unknown): value is ScoreOp {
+  return typeof value === "string" && Object.hasOwn(SCORE_OPS, value);
+}
 
 const STRING_KEYS = [
   "orderBy",
@@ -30,6 +51,8 @@ const STRING_KEYS = [
   "level",
   "metaKey",
   "metaValue",
+  "scoreName",
+  "scoreValue",
   "search",
   "hide",
 ] as const;
@@ -46,6 +69,7 @@ export function validateTraceSearch(raw: Record<string, unknown>): TraceSearch {
   const limit = Number(raw.limit);
   if ([25, 50, 100].includes(limit)) search.limit = limit;
   if (raw.searchType === "id") search.searchType = "id";
+  if (isScoreOp(raw.scoreOp)) search.scoreOp = raw.scoreOp;
   return search;
 }
 
@@ -76,6 +100,27 @@ export function traceListQuery(search: TraceSearch, now: number): string {
   if (search.metaKey && search.metaValue !== undefined) {
     filter.push({ column: "metadata", type: "stringObject", key: search.metaKey, operator: "=", value: search.metaValue });
   }
+  const score = scoreFilter(search);
+  if (score) filter.push(score);
   if (filter.length) params.set("filter", JSON.stringify(filter));
   return params.toString();
+}
+
+/** The advanced-filter condition of the score filter, or nothing while it is incomplete. */
+function scoreFilter(search: TraceSearch): unknown {
+  const name = search.scoreName?.trim();
+  if (!name || search.scoreValue === undefined) return undefined;
+  const op = search.scoreOp ?? "gte";
+  if (op === "in") {
+    const categories = search.scoreValue
+      .split(",")
+      .map((value) => value.trim())
+      .filter(Boolean);
+    if (!categories.length) return undefined;
+    return { column: "score_categories", type: "categoryOptions", key: name, operator: SCORE_OPS.in, value: categories };
+  }
+  const text = search.scoreValue.trim();
+  const value = Number(text);
+  if (text === "" || !Number.isFinite(value)) return undefined;
+  return { column: "scores_avg", type: "numberObject", key: name, operator: SCORE_OPS[op], value };
 }
