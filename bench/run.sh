@@ -62,6 +62,7 @@ if [ "$ONLY" != phoenix ]; then
   fi
   [ -x "$BIN" ] || { echo "$BIN missing" >&2; exit 1; }
 fi
+GBVER="$("$BIN" --version 2>/dev/null | tr -d '\n') (git $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- crates Cargo.lock 2>/dev/null || echo '+dirty'))"
 
 # ------------------------------------------------------------------ 2. venvs
 if [ ! -x "$BENCH_VENV/bin/python" ]; then
@@ -128,7 +129,7 @@ SCALE="$(( TRACES / 1000 ))k"; [ "$TRACES" -lt 1000 ] && SCALE="${TRACES}t"
 OUT="$ROOT/bench/results/$STAMP-$SCALE"
 "$BENCH_PY" "$ROOT/bench/compare.py" --harness "$GLASSBENCH" \
    ${GB_JSON:+--glassbox "$GB_JSON"} ${PHX_JSON:+--phoenix "$PHX_JSON"} \
-   --glassbox-version "$("$BIN" --version 2>/dev/null | tr -d '\n') (git $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- crates Cargo.lock 2>/dev/null || echo '+dirty'))" \
+   --glassbox-version "$GBVER" \
    --command "bench/run.sh${ARGS[*]:+ ${ARGS[*]}}" \
    --out "$OUT"
 cat "$OUT.md"
