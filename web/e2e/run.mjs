@@ -204,7 +204,7 @@ try {
     await page.getByLabel("Dashboard range").selectOption("24h");
     await page.waitForURL(/range=24h/);
     await page.getByTestId("chart-top-users").locator("canvas").first().waitFor();
-    await page.waitForTimeout(300);
+    await page.waitForLoadState("networkidle");
     await shot("11-dashboard");
   });
 
@@ -222,8 +222,11 @@ try {
     const tree = page.getByTestId("observation-tree");
     for (let step = 0; step < 20; step++) {
       await tree.evaluate((element) => element.scrollTo(0, element.scrollHeight));
-      if (await page.locator('[data-index="49999"]').count()) break;
-      await page.waitForTimeout(100);
+      const reached = await page
+        .locator('[data-index="49999"]')
+        .waitFor({ timeout: 250 })
+        .then(() => true, () => false);
+      if (reached) break;
     }
     await page.locator('[data-index="49999"]').waitFor();
     await shot("07-big-trace-end");

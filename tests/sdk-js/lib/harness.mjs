@@ -26,6 +26,13 @@ const READ_RETRY_MS = 2_000;
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Resolves once Date.now() has moved past its value at the call: the SDK stamps envelope
+ * timestamps with millisecond resolution, so the next event gets a later timestamp. */
+export async function nextMillisecond() {
+  const start = Date.now();
+  while (Date.now() <= start) await new Promise((resolve) => setImmediate(resolve));
+}
+
 function truncate(text, max = MAX_BODY_CHARS) {
   if (text === undefined || text === null) return String(text);
   return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more chars)` : text;

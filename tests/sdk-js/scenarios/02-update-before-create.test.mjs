@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 
-import { assertSameTime, byId, sleep, timeline, useGlassbox, wireOrder } from '../lib/harness.mjs';
+import { assertSameTime, byId, nextMillisecond, timeline, useGlassbox, wireOrder } from '../lib/harness.mjs';
 
 const ctx = useGlassbox();
 
@@ -83,7 +83,7 @@ ctx.scenario('generation-update before generation-create in the same batch is me
     statusMessage: 'truncated',
   });
   // Distinct envelope timestamps (ms resolution) so the update is unambiguously older.
-  await sleep(20);
+  await nextMillisecond();
   langfuse.generation({
     id: generationId,
     traceId,

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 
-import { SDK_RELEASE, assertSameTime, sleep, timeline, useGlassbox, wireOrder } from '../lib/harness.mjs';
+import { SDK_RELEASE, assertSameTime, nextMillisecond, timeline, useGlassbox, wireOrder } from '../lib/harness.mjs';
 
 const ctx = useGlassbox();
 
@@ -59,7 +59,7 @@ ctx.scenario('trace.update() in the same batch as the create is merged', async (
   const at = timeline();
   const ids = newIds();
   const trace = createDraft(langfuse, at, ids);
-  await sleep(20); // distinct envelope timestamps
+  await nextMillisecond(); // distinct envelope timestamps
   trace.update({ ...UPDATE, sessionId: ids.sessionId });
   const batches = await ctx.flush(langfuse);
   assert.deepEqual(

@@ -25,7 +25,11 @@ async fn seed(app: &TestApp) {
         ],
     )
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    // The second session must be created strictly later: wait for the clock to move on.
+    let first = glassbox_model::time::now_micros();
+    while glassbox_model::time::now_micros() <= first {
+        tokio::task::yield_now().await;
+    }
     app.ingest_ok(
         &Auth::A,
         vec![event_at(

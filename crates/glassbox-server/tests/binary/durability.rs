@@ -432,8 +432,9 @@ fn sigterm_does_not_wait_forever_for_stalled_clients() {
             .as_bytes(),
         )
         .unwrap();
-    // Let the server see both requests before the signal (no assertion depends on it).
-    std::thread::sleep(Duration::from_millis(300));
+    // Wait until the server has accepted connections made after both stalled ones: a full
+    // request on a new connection is answered only once the listener got that far.
+    api.get("/api/public/health").unwrap();
 
     // `terminate` fails the test when the process is still running after STOP_DEADLINE.
     let exited = server.terminate();

@@ -6,7 +6,7 @@
 //! its aggregate below this module and re-exported here. A backend crate runs them all
 //! with [`conformance_suite!`](crate::conformance_suite):
 //!
-//! ```ignore
+//! ```text
 //! async fn fresh_backend() -> (glassbox_store::Stores, tempfile::TempDir) { ... }
 //! glassbox_store::conformance_suite!(fresh_backend());
 //! ```

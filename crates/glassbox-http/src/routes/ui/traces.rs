@@ -11,7 +11,7 @@ use glassbox_store::{SessionQuery, TraceQuery, TraceRowStats, TraceWithStats};
 use super::session::{UiUser, require_project_role};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::params::{QueryParams, page_meta};
+use crate::params::{QueryParams, page_meta, page_response};
 use crate::routes::traces::parse_order;
 use crate::wire::{observation_v1, score_object, session, trace_core};
 
@@ -217,14 +217,9 @@ pub async fn sessions_list(
         .sessions
         .list_sessions(&project, &session_query, page)
         .await?;
-    let data: Vec<Value> = result
-        .items
-        .iter()
-        .map(|item| Value::Object(session(&project, item)))
-        .collect();
-    Ok(Json(
-        json!({"data": data, "meta": page_meta(page, result.total_items)}),
-    ))
+    Ok(page_response(page, &result, |item| {
+        Value::Object(session(&project, item))
+    }))
 }
 
 /// `GET /projects/{project_id}/sessions/{session_id}`: the session's traces, oldest first,

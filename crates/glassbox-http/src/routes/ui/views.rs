@@ -17,7 +17,7 @@ use super::session::{UiUser, require_project_role};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics_wire::metrics_rows;
-use crate::params::{QueryParams, page_meta};
+use crate::params::{QueryParams, page_response};
 
 fn invalid(message: String) -> ApiError {
     ApiError::InvalidRequest(format!("Invalid request data: {message}"))
@@ -88,10 +88,7 @@ pub async fn users_list(
         .user_views
         .list_users(&project, &user_query, page)
         .await?;
-    let data: Vec<Value> = result.items.iter().map(user_row).collect();
-    Ok(Json(
-        json!({"data": data, "meta": page_meta(page, result.total_items)}),
-    ))
+    Ok(page_response(page, &result, user_row))
 }
 
 /// `GET /projects/{project_id}/users/{user_id}`: the user's totals and their sessions (at
@@ -204,10 +201,7 @@ pub async fn generations_list(
         .observations
         .list_observations(&project, &observation_query, page)
         .await?;
-    let data: Vec<Value> = result.items.iter().map(generation_row).collect();
-    Ok(Json(
-        json!({"data": data, "meta": page_meta(page, result.total_items)}),
-    ))
+    Ok(page_response(page, &result, generation_row))
 }
 
 /// `GET /projects/{project_id}/metrics?query=<JSON>`: the metrics engine of
