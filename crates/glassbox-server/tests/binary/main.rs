@@ -7,6 +7,7 @@
 
 mod credentials;
 mod durability;
+mod durability_otlp;
 mod otlp_grpc;
 mod startup;
 mod support;
