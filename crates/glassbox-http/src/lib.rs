@@ -5,6 +5,7 @@
 //! crate), and map the result to Langfuse's wire JSON. Only this crate knows axum,
 //! status codes and wire shapes.
 
+mod admission;
 mod auth;
 mod body;
 mod error;
@@ -46,6 +47,9 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Largest media upload (`contentLength` of `POST /api/public/media`).
     pub max_media_bytes: u64,
+    /// Request bytes the ingestion routes may hold in flight (decoding, waiting for the
+    /// writer) before new requests get 503 + `Retry-After` (see `admission.rs`).
+    pub ingest_budget_bytes: usize,
     /// Base URL clients reach glassbox at (`https://glassbox.example.com`), used in media
     /// upload and download URLs. `None`: `http://` plus the request's `Host` header.
     pub public_url: Option<String>,
@@ -64,6 +68,9 @@ impl Default for HttpConfig {
             // the default is smaller: one client cannot fill the disk or hold a connection
             // for minutes by accident. Raise it for large audio/video.
             max_media_bytes: 100 * 1024 * 1024,
+            // Sixteen full 4.5 MB batches or two 64 MiB OTLP bodies at once; decoded
+            // they take a few times that, well inside the memory target.
+            ingest_budget_bytes: 96 * 1024 * 1024,
             public_url: None,
         }
     }
@@ -82,8 +89,11 @@ pub fn router(state: AppState) -> Router {
         .allow_origin(AllowOrigin::mirror_request())
         .allow_methods(AllowMethods::mirror_request())
         .allow_headers(AllowHeaders::mirror_request());
+    let admission = Arc::new(admission::IngestAdmission::new(
+        state.config.ingest_budget_bytes,
+    ));
     Router::new()
-        .nest("/api/public", routes::public_api())
+        .nest("/api/public", routes::public_api(admission))
         .nest("/api/ui/v1", routes::ui_api())
         .fallback(routes::ui::assets::serve)
         .layer(cors)

@@ -23,13 +23,41 @@ mod sessions;
 mod traces;
 pub mod ui;
 
+use std::sync::Arc;
+
 use axum::Router;
+use axum::middleware;
 use axum::routing::{get, post, put};
 
 use crate::AppState;
+use crate::admission::{self, IngestAdmission};
 use crate::error::ApiError;
 
-pub fn public_api() -> Router<AppState> {
+/// The routes that write tracing data, behind the in-flight byte budget of
+/// `admission.rs` (it charges only their POST/PATCH requests).
+fn ingestion_routes(admission: Arc<IngestAdmission>) -> Router<AppState> {
+    Router::new()
+        .route("/ingestion", post(ingestion::ingestion_batch))
+        .route(
+            "/traces",
+            get(traces::trace_list)
+                .post(legacy_writes::trace_create)
+                .delete(traces::trace_delete_multiple),
+        )
+        .route(
+            "/spans",
+            post(legacy_writes::span_create).patch(legacy_writes::span_update),
+        )
+        .route(
+            "/generations",
+            post(legacy_writes::generation_create).patch(legacy_writes::generation_update),
+        )
+        .route("/events", post(legacy_writes::event_create))
+        .route("/otel/v1/traces", post(otel::otel_traces))
+        .route_layer(middleware::from_fn_with_state(admission, admission::admit))
+}
+
+pub fn public_api(admission: Arc<IngestAdmission>) -> Router<AppState> {
     Router::new()
         .route("/health", get(health::health))
         .route(
@@ -51,27 +79,11 @@ pub fn public_api() -> Router<AppState> {
         .route("/v2/metrics", get(metrics::metrics_metrics))
         .route("/ready", get(health::ready))
         .route("/projects", get(projects::projects_get))
-        .route("/ingestion", post(ingestion::ingestion_batch))
-        .route(
-            "/traces",
-            get(traces::trace_list)
-                .post(legacy_writes::trace_create)
-                .delete(traces::trace_delete_multiple),
-        )
+        .merge(ingestion_routes(admission))
         .route(
             "/traces/{trace_id}",
             get(traces::trace_get).delete(traces::trace_delete),
         )
-        .route(
-            "/spans",
-            post(legacy_writes::span_create).patch(legacy_writes::span_update),
-        )
-        .route(
-            "/generations",
-            post(legacy_writes::generation_create).patch(legacy_writes::generation_update),
-        )
-        .route("/events", post(legacy_writes::event_create))
-        .route("/otel/v1/traces", post(otel::otel_traces))
         .route("/otel/v1/metrics", post(otel::otel_metrics))
         .route("/observations", get(observations::observations_get_many))
         .route(

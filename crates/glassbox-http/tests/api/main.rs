@@ -1,6 +1,7 @@
 //! In-process tests of the public API: the axum router over a temporary SQLite store,
 //! driven with `tower::ServiceExt::oneshot`. One binary, one module per area.
 
+mod admission;
 mod annotation_queues;
 mod auth;
 mod bad_input;
