@@ -68,9 +68,10 @@ impl Default for HttpConfig {
             // the default is smaller: one client cannot fill the disk or hold a connection
             // for minutes by accident. Raise it for large audio/video.
             max_media_bytes: 100 * 1024 * 1024,
-            // Sixteen full 4.5 MB batches or two 64 MiB OTLP bodies at once; decoded
-            // they take a few times that, well inside the memory target.
-            ingest_budget_bytes: 96 * 1024 * 1024,
+            // Ten full 4.5 MB batches, or one maximal 64 MiB OTLP body alone (a request
+            // is never charged more than the whole budget); decoded they take a few
+            // times that, inside the 300 MB memory target.
+            ingest_budget_bytes: 48 * 1024 * 1024,
             public_url: None,
         }
     }
