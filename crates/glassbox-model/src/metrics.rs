@@ -1013,7 +1013,7 @@ impl<'q> Aggregator<'q> {
     /// dimension asc) and cut at the row limit.
     pub fn finish(self) -> Vec<ResultRow> {
         let query = self.query;
-        let mut rows: Vec<ResultRow> = self
+        let rows: Vec<ResultRow> = self
             .groups
             .into_iter()
             .map(|((dimensions, time_bucket), accumulators)| ResultRow {
@@ -1026,10 +1026,16 @@ impl<'q> Aggregator<'q> {
                     .collect(),
             })
             .collect();
-        sort_rows(query, &mut rows);
-        rows.truncate(query.row_limit);
-        rows
+        order_and_limit(query, rows)
     }
+}
+
+/// Orders result rows as [`Aggregator::finish`] does and cuts them at the row limit, for
+/// backends that aggregate in SQL.
+pub fn order_and_limit(query: &MetricsQuery, mut rows: Vec<ResultRow>) -> Vec<ResultRow> {
+    sort_rows(query, &mut rows);
+    rows.truncate(query.row_limit);
+    rows
 }
 
 fn compare_values(a: &Value, b: &Value) -> std::cmp::Ordering {

@@ -19,7 +19,7 @@ pub struct KeysArgs {
 enum KeysAction {
     /// Create a key pair and print it (the secret is shown only once).
     Create {
-        /// Project id; may be omitted when the data directory has exactly one project.
+        /// Project id.
         #[arg(long)]
         project: Option<String>,
         #[arg(long)]
@@ -57,7 +57,7 @@ async fn resolve_project(
 }
 
 pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
-    let (backend, stores) = crate::open_stores(&args.storage)?;
+    let (backend, stores) = crate::backend::open_stores(&args.storage, false).await?;
     match args.action {
         KeysAction::Create { project, note } => {
             let project = resolve_project(&stores, project).await?;
@@ -92,6 +92,6 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
             println!("revoked {key}");
         }
     }
-    backend.shutdown();
+    backend.shutdown().await;
     Ok(())
 }

@@ -1,10 +1,13 @@
-//! The `glassbox` binary: parses the command line, opens the store, bootstraps the first
-//! organization/project/key, and serves HTTP (and OTLP/gRPC) until SIGINT or SIGTERM.
+//! The `glassbox` binary: parses the command line, opens the store (embedded SQLite, or
+//! PostgreSQL when `DATABASE_URL` is set), bootstraps the first organization/project/key,
+//! and serves HTTP (and OTLP/gRPC) until SIGINT or SIGTERM.
 //!
 //! Invariant: this is the only crate that reads the environment and names backends.
 
+mod backend;
 mod bootstrap;
 mod keys;
+mod migrate;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,8 +17,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use glassbox_http::{AppState, HttpConfig, router, serve_otlp_grpc};
-use glassbox_store::Stores;
-use glassbox_store_sqlite::SqliteStore;
+
+use crate::backend::open_stores;
 
 #[derive(Parser)]
 #[command(
@@ -34,13 +37,17 @@ enum Command {
     Serve(ServeArgs),
     /// Create, list and revoke API keys of a project.
     Keys(keys::KeysArgs),
+    /// Copy an embedded install (a data directory) into PostgreSQL. Resumable: run it
+    /// again after an interruption and it continues where it stopped.
+    MigrateData(migrate::MigrateDataArgs),
 }
 
 /// Global so that `glassbox keys create --project p --data-dir d` works: without it clap
 /// only accepts these before the `keys` action (`glassbox keys --data-dir d create`).
 #[derive(Args, Clone)]
 pub struct StorageArgs {
-    /// Where the embedded database lives.
+    /// Where the embedded database and the media files live. Not used when
+    /// --database-url is set: PostgreSQL then holds everything, media included.
     #[arg(
         long,
         global = true,
@@ -48,6 +55,15 @@ pub struct StorageArgs {
         default_value = "./glassbox-data"
     )]
     data_dir: PathBuf,
+    /// Use PostgreSQL instead of the embedded database:
+    /// `postgres://user:password@host:5432/database` (`?sslmode=require` for TLS). Several
+    /// glassbox processes may share one database.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// PostgreSQL schema for glassbox's tables (created when missing); default: the
+    /// user's `search_path`.
+    #[arg(long, global = true, env = "GLASSBOX_DATABASE_SCHEMA")]
+    database_schema: Option<String>,
     /// Salt of the API key hashes (Langfuse's `SALT`). Changing it invalidates every key.
     #[arg(
         long,
@@ -104,16 +120,9 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Keys(args) => keys::run(args).await,
+            Command::MigrateData(args) => migrate::run(args).await,
         }
     })
-}
-
-fn open_stores(storage: &StorageArgs) -> anyhow::Result<(Arc<SqliteStore>, Stores)> {
-    let backend = SqliteStore::open(&storage.data_dir)
-        .map_err(anyhow::Error::msg)
-        .with_context(|| format!("opening the data directory {}", storage.data_dir.display()))?;
-    let stores = Stores::from_backend(Arc::clone(&backend));
-    Ok((backend, stores))
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -126,7 +135,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             anyhow::bail!("GLASSBOX_PUBLIC_URL must start with http:// or https://, got `{url}`")
         }
     };
-    let (backend, stores) = open_stores(&args.storage)?;
+    let (backend, stores) = open_stores(&args.storage, true).await?;
     let address: SocketAddr = format!("{}:{}", args.host, args.port)
         .parse()
         .with_context(|| format!("invalid --host/--port: {}:{}", args.host, args.port))?;
@@ -155,7 +164,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(grpc_listener)
     };
     let host_url = format!("http://{public_host}:{}", listener.local_addr()?.port());
+    // Processes starting together on one database bootstrap one after the other.
+    let startup_lock = backend.lock_startup().await?;
     bootstrap::run(&stores, &args.storage.salt, &host_url).await?;
+    if let Some(lock) = startup_lock {
+        lock.release().await;
+    }
     let config = HttpConfig {
         salt: args.storage.salt.clone(),
         max_media_bytes: args.media_max_bytes,
@@ -167,7 +181,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config: Arc::new(config),
     };
     let app = router(state.clone());
-    tracing::info!(%address, data_dir = %args.storage.data_dir.display(), "glassbox is listening");
+    tracing::info!(%address, storage = %backend.describe(), "glassbox is listening");
     // One signal stops both servers: each stops accepting and drains its in-flight calls.
     let (signalled, on_signal) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -215,8 +229,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ),
     }
     // In-flight requests have finished (or timed out); commit what is queued and stop
-    // the writer. Nothing acknowledged is lost: a 2xx is only sent after its commit.
-    backend.shutdown();
+    // the writer (embedded) or close the pool (PostgreSQL). Nothing acknowledged is lost:
+    // a 2xx is only sent after its commit.
+    backend.shutdown().await;
     tracing::info!("glassbox stopped");
     Ok(())
 }

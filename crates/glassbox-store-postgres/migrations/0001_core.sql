@@ -144,6 +144,7 @@ CREATE TABLE scores (
 CREATE INDEX scores_by_time ON scores (project_id, timestamp DESC, id DESC);
 CREATE INDEX scores_by_trace ON scores (project_id, trace_id);
 CREATE INDEX scores_by_session ON scores (project_id, session_id);
+CREATE INDEX scores_by_observation ON scores (project_id, observation_id);
 
 CREATE TABLE sessions (
     project_id TEXT NOT NULL,
@@ -172,3 +173,6 @@ CREATE TABLE score_configs (
 -- The app's logical root under a framework span that was not exported
 -- (OTLP `langfuse.internal.is_app_root`): a root for the v2 observations API.
 ALTER TABLE observations ADD COLUMN is_app_root BIGINT NOT NULL DEFAULT 0;
+
+-- Arrival order of ingestion events (ingest_events.sequence), shared by every process.
+CREATE SEQUENCE ingest_event_sequence;

@@ -1,7 +1,9 @@
 -- glassbox PostgreSQL schema (mirrors the embedded one), version 5: comments, annotation queues (items, locks,
 -- assignments), and the order of the score config list.
+-- Ties in list orders compare ids bytewise (COLLATE "C", as SQLite compares text); the
+-- indexes use the same collation so that they serve those orders.
 
-CREATE INDEX score_configs_by_time ON score_configs (project_id, created_at DESC, id);
+CREATE INDEX score_configs_by_time ON score_configs (project_id, created_at DESC, id COLLATE "C");
 
 CREATE TABLE comments (
     project_id TEXT NOT NULL,
@@ -15,8 +17,9 @@ CREATE TABLE comments (
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (project_id, id)
 );
-CREATE INDEX comments_by_time ON comments (project_id, created_at DESC, id DESC);
-CREATE INDEX comments_by_object ON comments (project_id, object_type, object_id, created_at DESC);
+CREATE INDEX comments_by_time ON comments (project_id, created_at DESC, id COLLATE "C" DESC);
+CREATE INDEX comments_by_object ON comments
+    (project_id, object_type, object_id, created_at DESC, id COLLATE "C" DESC);
 
 CREATE TABLE annotation_queues (
     project_id TEXT NOT NULL,
@@ -30,7 +33,8 @@ CREATE TABLE annotation_queues (
     PRIMARY KEY (project_id, id),
     UNIQUE (project_id, name)
 );
-CREATE INDEX annotation_queues_by_time ON annotation_queues (project_id, created_at DESC, id DESC);
+CREATE INDEX annotation_queues_by_time ON annotation_queues
+    (project_id, created_at DESC, id COLLATE "C" DESC);
 
 -- Item ids are unique per project; every query also names the queue.
 CREATE TABLE annotation_queue_items (
@@ -53,9 +57,9 @@ CREATE TABLE annotation_queue_items (
     PRIMARY KEY (project_id, id)
 );
 CREATE INDEX annotation_queue_items_by_time
-    ON annotation_queue_items (project_id, queue_id, created_at DESC, id DESC);
+    ON annotation_queue_items (project_id, queue_id, created_at DESC, id COLLATE "C" DESC);
 CREATE INDEX annotation_queue_items_by_status
-    ON annotation_queue_items (project_id, queue_id, status, created_at, id);
+    ON annotation_queue_items (project_id, queue_id, status, created_at, id COLLATE "C");
 CREATE INDEX annotation_queue_items_by_object
     ON annotation_queue_items (project_id, queue_id, object_type, object_id);
 

@@ -1,6 +1,6 @@
--- glassbox PostgreSQL schema (mirrors the embedded one), version 6: model prices, cost recompute jobs, and the
--- derived tables of the metrics engine (one narrow fact row per observation, daily
--- rollups). Built-in model definitions ship in the binary and are not stored.
+-- glassbox PostgreSQL schema (mirrors the embedded one), version 6: model prices and cost
+-- recompute jobs. Built-in model definitions ship in the binary and are not stored.
+-- (Metrics are computed from the base tables on PostgreSQL: no fact or rollup tables.)
 
 CREATE TABLE models (
     project_id TEXT NOT NULL,
@@ -20,8 +20,9 @@ CREATE TABLE models (
 CREATE UNIQUE INDEX models_identity
     ON models (project_id, model_name, COALESCE(start_date, -1), COALESCE(unit, ''));
 
--- One recompute of inferred costs after a model was created or deleted; processed in
--- batches through the writer. `patterns`: the match patterns whose observations are
+-- One recompute of inferred costs after a model was created, replaced or deleted;
+-- claimed by one process at a time (FOR UPDATE SKIP LOCKED) and processed in batches, one
+-- transaction each. `patterns`: the match patterns whose observations are
 -- recomputed; `model_strings`: the observed model strings they match (set on start);
 -- `cursor`: [index into model_strings, start_time, id] of the last processed row.
 CREATE TABLE model_recompute_jobs (
@@ -41,93 +42,8 @@ CREATE TABLE model_recompute_jobs (
     PRIMARY KEY (project_id, id)
 );
 CREATE INDEX model_recompute_jobs_by_model ON model_recompute_jobs (project_id, model_id, created_at);
-CREATE INDEX model_recompute_jobs_open ON model_recompute_jobs (status, created_at);
+-- The workers' claim: the oldest open job.
+CREATE INDEX model_recompute_jobs_open ON model_recompute_jobs (created_at, id)
+    WHERE status IN ('queued', 'running');
 
 CREATE INDEX observations_by_model ON observations (project_id, model, start_time, id);
-
--- One row per observation with what metrics group and measure by, the trace's fields
--- copied in (kept in step when the trace changes). Replaced, never added to, when the
--- observation is re-folded.
-CREATE TABLE observation_facts (
-    project_id TEXT NOT NULL,
-    start_time BIGINT NOT NULL,
-    id TEXT NOT NULL,
-    trace_id TEXT NOT NULL,
-    type TEXT NOT NULL,
-    name TEXT,
-    environment TEXT NOT NULL,
-    level TEXT NOT NULL,
-    version TEXT,
-    model TEXT,
-    prompt_name TEXT,
-    prompt_version BIGINT,
-    parent_observation_id TEXT,
-    is_root BIGINT NOT NULL,
-    end_time BIGINT,
-    completion_start_time BIGINT,
-    input_tokens BIGINT NOT NULL,
-    output_tokens BIGINT NOT NULL,
-    total_tokens BIGINT NOT NULL,
-    input_cost DOUBLE PRECISION NOT NULL,
-    output_cost DOUBLE PRECISION NOT NULL,
-    total_cost DOUBLE PRECISION,
-    user_id TEXT,
-    session_id TEXT,
-    trace_name TEXT,
-    trace_release TEXT,
-    trace_version TEXT,
-    trace_tags TEXT NOT NULL,
-    PRIMARY KEY (project_id, start_time, id)
-);
-CREATE INDEX observation_facts_by_trace ON observation_facts (project_id, trace_id);
-
--- Rollups of observation_facts: one cell per (bucket, dimension values), `key` = the
--- dimension values as a JSON array. Counts and sums only (subtracting a replaced
--- observation is exact), plus a mergeable latency sketch (log buckets, 1 % accuracy).
-CREATE TABLE rollup_observations_daily (
-    project_id TEXT NOT NULL,
-    bucket BIGINT NOT NULL,
-    key TEXT NOT NULL,
-    environment TEXT,
-    type TEXT,
-    name TEXT,
-    model TEXT,
-    level TEXT,
-    rows BIGINT NOT NULL,
-    latency_n BIGINT NOT NULL,
-    latency_sum DOUBLE PRECISION NOT NULL,
-    ttft_n BIGINT NOT NULL,
-    ttft_sum DOUBLE PRECISION NOT NULL,
-    input_tokens DOUBLE PRECISION NOT NULL,
-    output_tokens DOUBLE PRECISION NOT NULL,
-    total_tokens DOUBLE PRECISION NOT NULL,
-    input_cost DOUBLE PRECISION NOT NULL,
-    output_cost DOUBLE PRECISION NOT NULL,
-    total_cost_n BIGINT NOT NULL,
-    total_cost DOUBLE PRECISION NOT NULL,
-    latency_sketch BYTEA NOT NULL,
-    PRIMARY KEY (project_id, bucket, key)
-);
-
-CREATE TABLE rollup_users_daily (
-    project_id TEXT NOT NULL,
-    bucket BIGINT NOT NULL,
-    key TEXT NOT NULL,
-    environment TEXT,
-    user_id TEXT,
-    rows BIGINT NOT NULL,
-    latency_n BIGINT NOT NULL,
-    latency_sum DOUBLE PRECISION NOT NULL,
-    ttft_n BIGINT NOT NULL,
-    ttft_sum DOUBLE PRECISION NOT NULL,
-    input_tokens DOUBLE PRECISION NOT NULL,
-    output_tokens DOUBLE PRECISION NOT NULL,
-    total_tokens DOUBLE PRECISION NOT NULL,
-    input_cost DOUBLE PRECISION NOT NULL,
-    output_cost DOUBLE PRECISION NOT NULL,
-    total_cost_n BIGINT NOT NULL,
-    total_cost DOUBLE PRECISION NOT NULL,
-    latency_sketch BYTEA NOT NULL,
-    PRIMARY KEY (project_id, bucket, key)
-);
-

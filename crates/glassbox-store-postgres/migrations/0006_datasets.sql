@@ -1,4 +1,4 @@
--- glassbox PostgreSQL schema (mirrors the embedded one), version 7: datasets, versioned dataset items, dataset runs
+-- glassbox PostgreSQL schema (mirrors the embedded one): datasets, versioned dataset items, dataset runs
 -- (experiments) and run items. JSON columns hold JSON text; NULL is JSON null.
 
 CREATE TABLE datasets (
@@ -37,6 +37,8 @@ CREATE TABLE dataset_items (
     PRIMARY KEY (project_id, id, valid_from)
 );
 CREATE INDEX dataset_items_by_dataset ON dataset_items (project_id, dataset_id, created_at DESC, id);
+-- At most one current version per item, whatever process writes it.
+CREATE UNIQUE INDEX dataset_items_current ON dataset_items (project_id, id) WHERE valid_to IS NULL;
 
 -- dataset_id NULL: an experiment on local data (OTLP only). Names are unique per dataset.
 CREATE TABLE dataset_runs (

@@ -8,3 +8,7 @@ CREATE TABLE ui_sessions (
 );
 CREATE INDEX ui_sessions_by_expiry ON ui_sessions (expires_at);
 CREATE INDEX organization_memberships_by_user ON organization_memberships (user_id, org_id);
+-- Emails are stored lowercased; this index makes a sign-up race of one email between
+-- processes end in one user (INSERT ... ON CONFLICT on it).
+CREATE UNIQUE INDEX users_by_lower_email ON users (lower(email));
+CREATE INDEX projects_by_org ON projects (org_id);

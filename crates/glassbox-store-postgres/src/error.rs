@@ -12,9 +12,3 @@ pub(crate) fn internal(error: sqlx::Error) -> StoreError {
         other => StoreError::Internal(other.to_string()),
     }
 }
-
-/// Placeholder of a store method whose PostgreSQL implementation is being written.
-/// Nothing may call this when the backend ships: a grep for it must come up empty.
-pub(crate) fn pending() -> StoreError {
-    StoreError::Internal("not implemented on PostgreSQL yet".to_owned())
-}

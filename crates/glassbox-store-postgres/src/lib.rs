@@ -12,17 +12,31 @@ mod accounts;
 mod admin;
 mod annotation_queues;
 mod comments;
+mod cost;
 mod dataset_runs;
 mod datasets;
 mod error;
+mod event_log;
+mod fold_rows;
+mod import;
 mod ingest;
 mod media;
 mod metrics;
+mod metrics_sql;
 mod models;
+mod notify;
+mod prompt_link;
+mod prompt_usage;
+mod prompt_writes;
 mod prompts;
 mod reads;
+mod recompute;
+mod rows;
 mod score_configs;
+mod startup;
+mod sql;
 mod ui_views;
+mod usage_sql;
 mod user_views;
 
 use std::sync::Arc;
@@ -30,7 +44,10 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-pub(crate) use error::{internal, pending};
+pub(crate) use error::internal;
+pub use import::{CopyProgress, Importer};
+pub use notify::{PROMPT_CHANNEL, PromptListener};
+pub use startup::StartupLock;
 
 /// Connections per process. Small on purpose: several processes share one server.
 const DEFAULT_POOL_SIZE: u32 = 16;
@@ -94,6 +111,7 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|error| format!("migrating the PostgreSQL schema: {error}"))?;
+        recompute::start(pool.clone());
         Ok(Arc::new(PgStore { pool }))
     }
 
@@ -109,4 +127,10 @@ impl PgStore {
 }
 
 #[cfg(test)]
+mod prompts_tests;
+#[cfg(test)]
+mod recompute_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod ingest_tests;

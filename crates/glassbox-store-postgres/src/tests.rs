@@ -16,13 +16,19 @@ pub(crate) fn test_database_url() -> String {
     )
 }
 
-/// A new, empty backend in its own schema.
-pub(crate) async fn fresh_backend() -> (Stores, SchemaGuard) {
+/// The configuration of a new schema; stores connected with it share that schema (as
+/// several processes share one database).
+pub(crate) fn fresh_config() -> PgConfig {
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
     let mut config = PgConfig::new(test_database_url());
     config.schema = Some(schema);
     config.pool_size = 4;
-    let store = PgStore::connect(config)
+    config
+}
+
+/// A new, empty backend in its own schema.
+pub(crate) async fn fresh_backend() -> (Stores, SchemaGuard) {
+    let store = PgStore::connect(fresh_config())
         .await
         .expect("connect to the test database");
     (Stores::from_backend(store), SchemaGuard)

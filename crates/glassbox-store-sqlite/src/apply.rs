@@ -17,6 +17,7 @@ use glassbox_store::{EventOutcome, IngestStore, StoreResult};
 
 use crate::SqliteStore;
 use crate::connection::internal;
+use crate::profile::{self, Phase};
 use crate::rows::{get_score_config, object_text, upsert_observation, upsert_score, upsert_trace};
 use crate::sql::execute_changes_any;
 
@@ -109,7 +110,9 @@ fn apply_score(
 ) -> StoreResult<EventOutcome> {
     let entity_id = &logged.event.entity_id;
     let events = with_event(
-        load_events(connection, project, EntityKind::Score, entity_id)?,
+        profile::time(Phase::Load, || {
+            load_events(connection, project, EntityKind::Score, entity_id)
+        })?,
         logged,
     );
     let Some(merged) = fold_score(entity_id, &events) else {
@@ -121,8 +124,8 @@ fn apply_score(
     };
     match finalize_score(merged, config.as_ref()) {
         Ok(score) => {
-            log_event(connection, project, logged)?;
-            upsert_score(connection, project, &score)?;
+            profile::time(Phase::Log, || log_event(connection, project, logged))?;
+            profile::time(Phase::Upsert, || upsert_score(connection, project, &score))?;
             Ok(Ok(()))
         }
         Err(reason) => Ok(Err(reason)),
@@ -135,19 +138,31 @@ fn refold(
     kind: EntityKind,
     entity_id: &str,
 ) -> StoreResult<()> {
-    let events = load_events(connection, project, kind, entity_id)?;
+    let events = profile::time(Phase::Load, || {
+        load_events(connection, project, kind, entity_id)
+    })?;
     match kind {
         EntityKind::Trace => {
-            if let Some(trace) = fold_trace(entity_id, &events) {
-                crate::derived::trace_folded(connection, project, &trace)?;
-                upsert_trace(connection, project, &trace)?;
+            if let Some(trace) = profile::time(Phase::Fold, || fold_trace(entity_id, &events)) {
+                profile::time(Phase::Derived, || {
+                    crate::derived::trace_folded(connection, project, &trace)
+                })?;
+                profile::time(Phase::Upsert, || upsert_trace(connection, project, &trace))?;
             }
         }
         EntityKind::Observation => {
-            if let Some(mut observation) = fold_observation(entity_id, &events) {
-                crate::prompts::link_prompt(connection, project, &mut observation)?;
-                crate::derived::observation_folded(connection, project, &mut observation)?;
-                upsert_observation(connection, project, &observation)?;
+            if let Some(mut observation) =
+                profile::time(Phase::Fold, || fold_observation(entity_id, &events))
+            {
+                profile::time(Phase::Prompt, || {
+                    crate::prompts::link_prompt(connection, project, &mut observation)
+                })?;
+                profile::time(Phase::Derived, || {
+                    crate::derived::observation_folded(connection, project, &mut observation)
+                })?;
+                profile::time(Phase::Upsert, || {
+                    upsert_observation(connection, project, &observation)
+                })?;
             }
         }
         EntityKind::Score => {}
@@ -162,6 +177,7 @@ pub(crate) fn apply_events(
     sequence: &AtomicI64,
 ) -> StoreResult<Vec<EventOutcome>> {
     let received_at = now_micros();
+    profile::events(events.len());
     let mut outcomes = Vec::with_capacity(events.len());
     let mut touched: Vec<(EntityKind, String)> = Vec::new();
     let mut seen: HashSet<(EntityKind, String)> = HashSet::new();
@@ -175,7 +191,7 @@ pub(crate) fn apply_events(
             outcomes.push(apply_score(connection, project, &logged)?);
             continue;
         }
-        log_event(connection, project, &logged)?;
+        profile::time(Phase::Log, || log_event(connection, project, &logged))?;
         let key = (logged.event.kind, logged.event.entity_id.clone());
         if seen.insert(key.clone()) {
             touched.push(key);

@@ -12,6 +12,8 @@ use tokio::sync::{Semaphore, oneshot};
 
 use glassbox_store::{StoreError, StoreResult};
 
+use crate::profile::{self, Phase};
+
 /// Most write requests waiting for the writer; beyond it writes get `Overloaded`.
 const WRITE_QUEUE_CAPACITY: usize = 1_024;
 /// Most write requests folded into one commit.
@@ -159,11 +161,18 @@ fn writer_loop(connection: Connection, receiver: Receiver<WriteWork>) {
         }
         commit_group(&connection, group);
     }
+    if profile::enabled() {
+        tracing::warn!(target: "glassbox::profile", "{}", profile::report());
+    }
 }
 
 fn commit_group(connection: &Connection, group: Vec<WriteWork>) {
+    let started = std::time::Instant::now();
+    let requests = group.len();
     let mut completions: Vec<Completion> = Vec::with_capacity(group.len());
-    if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(error) = profile::time(Phase::Transaction, || {
+        connection.execute_batch("BEGIN IMMEDIATE")
+    }) {
         let error = internal(format!("begin failed: {error}"));
         for work in group {
             // Run nothing; report the failure to every waiter.
@@ -174,7 +183,10 @@ fn commit_group(connection: &Connection, group: Vec<WriteWork>) {
         return;
     }
     for work in group {
-        let savepoint_ok = connection.execute_batch("SAVEPOINT work").is_ok();
+        let savepoint_ok = profile::time(Phase::Transaction, || {
+            connection.execute_batch("SAVEPOINT work")
+        })
+        .is_ok();
         let (ok, completion) = work(connection);
         if savepoint_ok {
             let end = if ok {
@@ -182,17 +194,20 @@ fn commit_group(connection: &Connection, group: Vec<WriteWork>) {
             } else {
                 "ROLLBACK TO work; RELEASE work"
             };
-            if let Err(error) = connection.execute_batch(end) {
+            if let Err(error) = profile::time(Phase::Transaction, || connection.execute_batch(end))
+            {
                 tracing::error!(%error, "sqlite savepoint handling failed");
             }
         }
         completions.push(completion);
     }
-    let commit = connection.execute_batch("COMMIT").map_err(|error| {
-        tracing::error!(%error, "sqlite commit failed");
-        let _ = connection.execute_batch("ROLLBACK");
-        internal(format!("commit failed: {error}"))
-    });
+    let commit =
+        profile::time(Phase::Commit, || connection.execute_batch("COMMIT")).map_err(|error| {
+            tracing::error!(%error, "sqlite commit failed");
+            let _ = connection.execute_batch("ROLLBACK");
+            internal(format!("commit failed: {error}"))
+        });
+    profile::committed(requests, started.elapsed());
     for completion in completions {
         let outcome = match &commit {
             Ok(()) => Ok(()),

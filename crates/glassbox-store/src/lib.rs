@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod annotation_queues;
 pub mod comments;
+pub mod copy;
 pub mod dataset_runs;
 pub mod datasets;
 pub mod media;
@@ -41,7 +42,7 @@ pub use datasets::*;
 pub use media::*;
 pub use metrics::*;
 pub use models::*;
-pub use prompt_cache::CachedPromptStore;
+pub use prompt_cache::{CachedPromptStore, PromptCacheInvalidation};
 pub use prompts::*;
 pub use query::*;
 pub use score_configs::*;
@@ -257,6 +258,9 @@ pub struct Stores {
     pub user_views: Arc<dyn UserViewStore>,
     /// Prompt management, behind the in-memory cache of resolved prompts.
     pub prompts: Arc<dyn PromptStore>,
+    /// The same cache as `prompts`, for a backend's change listener: writes of other
+    /// processes (PostgreSQL `NOTIFY`) drop its entries.
+    pub prompt_cache: Arc<CachedPromptStore>,
 }
 
 impl Stores {
@@ -282,6 +286,7 @@ impl Stores {
             + UserViewStore
             + PromptStore,
     {
+        let prompt_cache = Arc::new(CachedPromptStore::new(backend.clone()));
         Stores {
             admin: backend.clone(),
             ingest: backend.clone(),
@@ -299,7 +304,8 @@ impl Stores {
             accounts: backend.clone(),
             ui_views: backend.clone(),
             user_views: backend.clone(),
-            prompts: Arc::new(CachedPromptStore::new(backend.clone())),
+            prompts: prompt_cache.clone(),
+            prompt_cache,
             annotation_queues: backend,
         }
     }

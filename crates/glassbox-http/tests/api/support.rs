@@ -1,5 +1,10 @@
-//! The test harness: a router over a temporary SQLite store with two projects (A and B),
-//! each with a Basic key pair, and helpers to send requests and read JSON answers.
+//! The test harness: a router over a fresh store with two projects (A and B), each with
+//! a Basic key pair, and helpers to send requests and read JSON answers.
+//!
+//! The backend comes from `GLASSBOX_TEST_BACKEND`: `sqlite` (default; a temporary data
+//! directory) or `postgres` (a fresh schema per app in the database named by
+//! `GLASSBOX_TEST_DATABASE_URL`, with the prompt change listener running as in
+//! `glassbox serve`). `scripts/test-all.sh` runs this binary with both.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -17,6 +22,7 @@ use glassbox_model::time::now_micros;
 use glassbox_model::{ApiKey, Organization, Project, ProjectId, ScoreCategory, ScoreConfig};
 use glassbox_model::{Micros, ScoreDataType};
 use glassbox_store::Stores;
+use glassbox_store_postgres::{PgConfig, PgStore, PromptListener};
 use glassbox_store_sqlite::SqliteStore;
 
 pub const SALT: &str = "api-test-salt";
@@ -119,7 +125,52 @@ impl Resp {
 pub struct TestApp {
     pub router: Router,
     pub stores: Stores,
-    _dir: tempfile::TempDir,
+    _backend: TestBackend,
+}
+
+/// The store behind a [`TestApp`], kept alive (and its temporary files) with it.
+pub enum TestBackend {
+    Sqlite { _dir: tempfile::TempDir },
+    Postgres { _listener: PromptListener },
+}
+
+impl TestBackend {
+    /// True when `GLASSBOX_TEST_BACKEND=postgres`.
+    pub fn postgres_selected() -> bool {
+        match std::env::var("GLASSBOX_TEST_BACKEND").as_deref() {
+            Ok("postgres") => true,
+            Ok("sqlite") | Ok("") | Err(_) => false,
+            Ok(other) => panic!("GLASSBOX_TEST_BACKEND must be sqlite or postgres, not {other}"),
+        }
+    }
+
+    async fn open() -> (TestBackend, Stores) {
+        if Self::postgres_selected() {
+            let url = std::env::var("GLASSBOX_TEST_DATABASE_URL").expect(
+                "GLASSBOX_TEST_BACKEND=postgres needs GLASSBOX_TEST_DATABASE_URL \
+                 (scripts/postgres-test-cluster.sh start prints one)",
+            );
+            let mut config = PgConfig::new(url);
+            config.schema = Some(format!("api_{}", uuid::Uuid::new_v4().simple()));
+            config.pool_size = 4;
+            let store = PgStore::connect(config)
+                .await
+                .expect("connect to the test database");
+            let stores = Stores::from_backend(store.clone());
+            let listener = store.listen_for_prompt_changes(stores.prompt_cache.clone());
+            (
+                TestBackend::Postgres {
+                    _listener: listener,
+                },
+                stores,
+            )
+        } else {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let store = SqliteStore::open(dir.path()).expect("open sqlite store");
+            let stores = Stores::from_backend(store.clone());
+            (TestBackend::Sqlite { _dir: dir }, stores)
+        }
+    }
 }
 
 impl TestApp {
@@ -133,9 +184,7 @@ impl TestApp {
     }
 
     pub async fn with_config(config: HttpConfig) -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open(dir.path()).expect("open sqlite store");
-        let stores = Stores::from_backend(store.clone());
+        let (backend, stores) = TestBackend::open().await;
         let now = now_micros();
         for (org, project, name, pk, sk) in [
             ("org-a", PROJECT_A, "Project A", PK_A, SK_A),
@@ -184,7 +233,7 @@ impl TestApp {
         TestApp {
             router: router(state),
             stores,
-            _dir: dir,
+            _backend: backend,
         }
     }
 
@@ -228,6 +277,14 @@ impl TestApp {
         }
         for (name, value) in headers {
             builder = builder.header(*name, *value);
+        }
+        // As an HTTP client does for a body it has in full (the ingestion admission
+        // charges a request without it as a large streamed one).
+        let declared = headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-length"));
+        if !body.is_empty() && !declared {
+            builder = builder.header(header::CONTENT_LENGTH, body.len());
         }
         self.send(builder.body(Body::from(body)).expect("request"))
             .await

@@ -19,12 +19,16 @@ const START_DEADLINE: Duration = Duration::from_secs(60);
 pub const STOP_DEADLINE: Duration = Duration::from_secs(30);
 
 /// A command for the binary that does not inherit configuration from the caller's
-/// environment (`LANGFUSE_INIT_*`, `GLASSBOX_*`, `SALT`).
+/// environment (`LANGFUSE_INIT_*`, `GLASSBOX_*`, `SALT`, `DATABASE_URL`).
 pub fn command() -> Command {
     let mut command = Command::new(BIN);
     for (name, _) in std::env::vars_os() {
         let text = name.to_string_lossy();
-        if text.starts_with("LANGFUSE_") || text.starts_with("GLASSBOX_") || text == "SALT" {
+        if text.starts_with("LANGFUSE_")
+            || text.starts_with("GLASSBOX_")
+            || text == "SALT"
+            || text == "DATABASE_URL"
+        {
             command.env_remove(&name);
         }
     }
@@ -314,6 +318,46 @@ impl Api {
         })
     }
 
+    pub fn patch_json(&self, path: &str, body: &Value) -> Result<Reply, ureq::Error> {
+        let mut request = self.agent.patch(format!("{}{path}", self.base));
+        if let Some(authorization) = &self.authorization {
+            request = request.header("Authorization", authorization);
+        }
+        let mut response = request
+            .content_type("application/json")
+            .send(body.to_string())?;
+        Ok(Reply {
+            status: response.status().as_u16(),
+            body: response.body_mut().read_to_string()?,
+        })
+    }
+
+    /// PUT of raw bytes with these headers (no Authorization: media uploads carry a token).
+    pub fn put_bytes(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        bytes: &[u8],
+    ) -> Result<u16, ureq::Error> {
+        let mut request = self.agent.put(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Ok(request.send(bytes)?.status().as_u16())
+    }
+
+    /// GET of a body as bytes (no Authorization).
+    pub fn get_bytes(&self, path: &str) -> Result<(u16, Vec<u8>), ureq::Error> {
+        let mut response = self.agent.get(format!("{}{path}", self.base)).call()?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_vec()?;
+        Ok((status, bytes))
+    }
+
     pub fn post_json(&self, path: &str, body: &Value) -> Result<Reply, ureq::Error> {
         let mut request = self.agent.post(format!("{}{path}", self.base));
         if let Some(authorization) = &self.authorization {
@@ -326,6 +370,42 @@ impl Api {
             status: response.status().as_u16(),
             body: response.body_mut().read_to_string()?,
         })
+    }
+}
+
+/// The PostgreSQL server of the tests (`scripts/postgres-test-cluster.sh start`).
+pub fn test_database_url() -> String {
+    std::env::var("GLASSBOX_TEST_DATABASE_URL").expect(
+        "GLASSBOX_TEST_DATABASE_URL must name a PostgreSQL server for the PostgreSQL tests: \
+         run `scripts/postgres-test-cluster.sh start` and export the URL it prints",
+    )
+}
+
+/// A schema name no other test uses (the server creates it).
+pub fn fresh_schema(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Environment that points `glassbox` at PostgreSQL, in `schema`.
+pub fn postgres_env(schema: &str) -> Vec<(String, String)> {
+    vec![
+        ("DATABASE_URL".to_owned(), test_database_url()),
+        ("GLASSBOX_DATABASE_SCHEMA".to_owned(), schema.to_owned()),
+    ]
+}
+
+/// Polls `check` until it returns `Some`, failing the test after `deadline`.
+pub fn poll<T>(what: &str, deadline: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            started.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

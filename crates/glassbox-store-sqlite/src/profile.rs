@@ -1,0 +1,108 @@
+//! Cheap writer-thread profile: nanoseconds spent per phase of the write path, summed
+//! over commits and logged (tracing `warn`, target `glassbox::profile`) every
+//! [`REPORT_EVERY`] commits. Off unless `GLASSBOX_PROFILE_WRITER=1`; when off, each
+//! probe costs one relaxed load of a cached flag.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Commits between two reports.
+const REPORT_EVERY: u64 = 25;
+
+#[derive(Clone, Copy)]
+pub(crate) enum Phase {
+    /// `BEGIN`, savepoints and their release.
+    Transaction,
+    /// Appending events to the event log.
+    Log,
+    /// Loading an entity's logged events (and decoding their bodies).
+    Load,
+    /// Folding events into the entity (`glassbox_model::merge`).
+    Fold,
+    /// Prompt linking of observations.
+    Prompt,
+    /// Pricing, metrics facts and rollups.
+    Derived,
+    /// Writing the entity rows (and their payloads).
+    Upsert,
+    /// `COMMIT`: WAL append and fsync.
+    Commit,
+}
+
+const PHASES: [(&str, Phase); 8] = [
+    ("transaction", Phase::Transaction),
+    ("log", Phase::Log),
+    ("load", Phase::Load),
+    ("fold", Phase::Fold),
+    ("prompt", Phase::Prompt),
+    ("derived", Phase::Derived),
+    ("upsert", Phase::Upsert),
+    ("commit", Phase::Commit),
+];
+
+static NANOS: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+static COMMITS: AtomicU64 = AtomicU64::new(0);
+static REQUESTS: AtomicU64 = AtomicU64::new(0);
+static EVENTS: AtomicU64 = AtomicU64::new(0);
+static WALL: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn enabled() -> bool {
+    static ENABLED: OnceLock<bool> = OnceLock::new();
+    *ENABLED
+        .get_or_init(|| std::env::var("GLASSBOX_PROFILE_WRITER").is_ok_and(|value| value == "1"))
+}
+
+/// Runs `work`, adding its duration to `phase` when profiling is on.
+pub(crate) fn time<T>(phase: Phase, work: impl FnOnce() -> T) -> T {
+    if !enabled() {
+        return work();
+    }
+    let start = Instant::now();
+    let result = work();
+    NANOS[phase as usize].fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    result
+}
+
+/// Counts ingested events (the unit of the per-event figures).
+pub(crate) fn events(count: usize) {
+    if enabled() {
+        EVENTS.fetch_add(count as u64, Ordering::Relaxed);
+    }
+}
+
+/// Called once per commit group with its size and total writer time.
+pub(crate) fn committed(requests: usize, wall: std::time::Duration) {
+    if !enabled() {
+        return;
+    }
+    REQUESTS.fetch_add(requests as u64, Ordering::Relaxed);
+    WALL.fetch_add(wall.as_nanos() as u64, Ordering::Relaxed);
+    let commits = COMMITS.fetch_add(1, Ordering::Relaxed) + 1;
+    if commits % REPORT_EVERY == 0 {
+        tracing::warn!(target: "glassbox::profile", "{}", report());
+    }
+}
+
+/// One line: totals so far, per phase in ms and µs per event.
+pub(crate) fn report() -> String {
+    let events = EVENTS.load(Ordering::Relaxed).max(1);
+    let wall = WALL.load(Ordering::Relaxed);
+    let mut line = format!(
+        "writer profile: commits={} requests={} events={} wall_ms={} us_per_event={:.1}",
+        COMMITS.load(Ordering::Relaxed),
+        REQUESTS.load(Ordering::Relaxed),
+        events,
+        wall / 1_000_000,
+        wall as f64 / 1_000.0 / events as f64
+    );
+    for (name, phase) in PHASES {
+        let nanos = NANOS[phase as usize].load(Ordering::Relaxed);
+        line.push_str(&format!(
+            " {name}_ms={} ({:.1} us/ev)",
+            nanos / 1_000_000,
+            nanos as f64 / 1_000.0 / events as f64
+        ));
+    }
+    line
+}
