@@ -9,6 +9,10 @@ OUT.md (the ratio table, then the harness's own side-by-side table from its
 report.py).  Ratio = glassbox / Phoenix; the "better" column says which
 direction wins, and the last column turns each ratio into a factor >= 1:
 "+F×" when glassbox is better by F, "−F×" when it is worse by F.
+
+With --glassbox-postgres (the same workload on glassbox with DATABASE_URL), a second
+table gives postgres / embedded ratios; the PostgreSQL run's bytes on disk are the
+database's size (--postgres-db-bytes, pg_database_size) instead of the data dir's.
 """
 import argparse
 import json
@@ -70,6 +74,20 @@ ROWS = [  # key, label, better
 ] + [(f"{q}_{p}_ms", f"{q} {p}, ms", "lower") for q in QUERIES for p in ("p50", "p99")]
 
 
+PG_ROWS = [  # postgres / embedded: the numbers issue 9 asks about, then the rest
+    ("e2e_spans_per_s", "ingest, end to end (sent until queryable), spans/s", "higher"),
+    ("send_spans_per_s", "ingest, acknowledged, spans/s", "higher"),
+    ("ack_to_visible_s", "last ack -> all visible, s", "lower"),
+    ("request_p99_ms", "ingest request p99, ms", "lower"),
+    ("peak_rss_mb", "peak RSS of the glassbox process (ingest + queries), MB", "lower"),
+    ("idle_rss_mb", "idle RSS after start, MB", "lower"),
+    ("disk_bytes_per_span", "bytes on disk per span (PostgreSQL: pg_database_size)", "lower"),
+    ("startup_s", "start-up until healthy, s", "lower"),
+    ("ingest_server_cores", "glassbox CPU during ingest, cores", "-"),
+    ("ingest_other_cores", "other CPU during ingest (PostgreSQL's included), cores", "-"),
+] + [(f"{q}_{p}_ms", f"{q} {p}, ms", "lower") for q in QUERIES for p in ("p50", "p99")]
+
+
 def ratio(g, p):
     if g is None or p is None or p == 0:
         return None
@@ -98,6 +116,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--glassbox")
     ap.add_argument("--phoenix")
+    ap.add_argument("--glassbox-postgres", help="harness result of glassbox on PostgreSQL")
+    ap.add_argument("--postgres-db-bytes", type=int, help="pg_database_size after the PostgreSQL run")
+    ap.add_argument("--postgres-version", help="PostgreSQL server version and settings")
     ap.add_argument("--harness", help="shared harness dir (its report.py is appended)")
     ap.add_argument("--command", help="command line to record")
     ap.add_argument("--glassbox-version", help="e.g. binary --version + git revision")
@@ -108,11 +129,30 @@ def main():
         res["glassbox"] = json.load(open(a.glassbox))
     if a.phoenix:
         res["phoenix"] = json.load(open(a.phoenix))
+    if a.glassbox_postgres:
+        res["glassbox-postgres"] = json.load(open(a.glassbox_postgres))
+        res["glassbox-postgres"]["versions"] = {"glassbox": a.glassbox_version,
+                                                "postgresql": a.postgres_version}
     if not res:
         sys.exit("nothing to compare")
     if a.glassbox_version and "glassbox" in res:
         res["glassbox"]["versions"] = {"glassbox": a.glassbox_version}
     m = {k: metrics(v) for k, v in res.items()}
+    if "glassbox-postgres" in m:
+        pm = m["glassbox-postgres"]
+        pm["data_dir_bytes"] = pm["disk_bytes"]
+        pm["disk_source"] = "pg_database_size"
+        pm["disk_bytes"] = a.postgres_db_bytes
+        pm["disk_bytes_per_span"] = (round(a.postgres_db_bytes / pm["spans"], 1)
+                                     if a.postgres_db_bytes and pm["spans"] else None)
+    pg, emb = m.get("glassbox-postgres", {}), m.get("glassbox", {})
+    pg_rows = []
+    if pg and emb:
+        for key, label, better in PG_ROWS:
+            r = ratio(pg.get(key), emb.get(key))
+            pg_rows.append({"metric": key, "label": label, "better": better,
+                            "postgres": pg.get(key), "embedded": emb.get(key),
+                            "ratio_postgres_over_embedded": r})
     g, p = m.get("glassbox", {}), m.get("phoenix", {})
     rows = []
     for key, label, better in ROWS:
@@ -129,12 +169,14 @@ def main():
     out = {
         "command": a.command,
         "traces": any_r["traces"],
-        "spans": (g or p)["spans"],
+        "spans": (g or p or pg)["spans"],
         "machine": any_r.get("machine"),
         "versions": {k: v.get("versions") for k, v in res.items()},
         "settings": {k: v.get("settings") for k, v in res.items()},
         "metrics": m, "ratios": rows,
-        "harness_results": {k: os.path.abspath(x) for k, x in (("glassbox", a.glassbox), ("phoenix", a.phoenix)) if x},
+        "postgres_over_embedded": pg_rows,
+        "harness_results": {k: os.path.abspath(x) for k, x in (("glassbox", a.glassbox), ("phoenix", a.phoenix),
+                                                               ("glassbox-postgres", a.glassbox_postgres)) if x},
         "raw": res,
     }
     with open(a.out + ".json", "w") as f:
@@ -151,7 +193,7 @@ def main():
     L.append("Versions: %s\n" % json.dumps(out["versions"]))
     L.append("| metric | better | glassbox | Phoenix | glassbox / Phoenix | glassbox ahead (+) / behind (−) by |")
     L.append("|---|---|---:|---:|---:|---:|")
-    for r in rows:
+    for r in (rows if g or p else []):
         L.append("| %s | %s | %s | %s | %s | %s |" % (
             r["label"], r["better"], fmt(r["glassbox"]), fmt(r["phoenix"]),
             fmt(r["ratio_glassbox_over_phoenix"]),
@@ -163,8 +205,20 @@ def main():
                  ", ".join("%s %s" % (k, v["format"]) for k, v in m.items()),
                  ", ".join("%s %s" % (k, v["missing_spans"]) for k, v in m.items())))
     L.append("")
+    if pg_rows:
+        L.append("## glassbox on PostgreSQL vs embedded (SQLite), same workload\n")
+        L.append("PostgreSQL: %s. Bytes on disk for PostgreSQL: `pg_database_size` of the run's "
+                 "fresh database (WAL not included); RSS and CPU columns are glassbox's process "
+                 "tree only: PostgreSQL's backends count under \"other CPU\".\n" % (a.postgres_version or "?"))
+        L.append("| metric | better | PostgreSQL | embedded | PostgreSQL / embedded |")
+        L.append("|---|---|---:|---:|---:|")
+        for r in pg_rows:
+            L.append("| %s | %s | %s | %s | %s |" % (
+                r["label"], r["better"], fmt(r["postgres"]), fmt(r["embedded"]),
+                fmt(r["ratio_postgres_over_embedded"])))
+        L.append("")
     if a.harness and os.path.exists(os.path.join(a.harness, "report.py")):
-        paths = [x for x in (a.glassbox, a.phoenix) if x]
+        paths = [x for x in (a.glassbox, a.glassbox_postgres, a.phoenix) if x]
         rep = subprocess.run([sys.executable, os.path.join(a.harness, "report.py")] + paths,
                              capture_output=True, text=True)
         L.append("### Harness report (report.py)\n")

@@ -27,16 +27,28 @@ use crate::backend::postgres_config;
 /// The progress row of the media blobs (their rows live in `media_chunks`).
 const MEDIA_BLOBS: &str = "media_chunks";
 
+/// Tables of the PostgreSQL schema with no embedded counterpart, and who fills them.
+const TARGET_ONLY: &[&str] = &[
+    // The media blob files, copied after the tables.
+    MEDIA_BLOBS,
+    // This command's own progress.
+    "glassbox_copy_progress",
+    // sqlx's migration bookkeeping.
+    "_sqlx_migrations",
+];
+
 #[derive(Args)]
 pub struct MigrateDataArgs {
     /// The data directory of the embedded install (the server must be stopped).
     #[arg(long)]
     from: PathBuf,
-    /// The PostgreSQL database: `postgres://user:password@host:5432/database`.
-    #[arg(long, hide_env_values = true)]
+    /// The PostgreSQL database: `postgres://user:password@host:5432/database` (the
+    /// `DATABASE_URL` that `serve` will use; from the environment keeps the password off
+    /// the command line).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     to: String,
     /// PostgreSQL schema to copy into (created when missing); default: `search_path`.
-    #[arg(long)]
+    #[arg(long, env = "GLASSBOX_DATABASE_SCHEMA")]
     to_schema: Option<String>,
     /// Rows per chunk (one transaction each).
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=50_000))]
@@ -113,6 +125,23 @@ async fn copy_all(
         );
     }
     let tables = export.tables().map_err(anyhow::Error::msg)?;
+    // A table of the PostgreSQL schema that nothing fills would stay empty: refuse.
+    let unfilled: Vec<String> = importer
+        .tables()
+        .await
+        .map_err(anyhow::Error::msg)?
+        .into_iter()
+        .filter(|name| {
+            !tables.iter().any(|table| table.name == name) && !TARGET_ONLY.contains(&name.as_str())
+        })
+        .collect();
+    if !unfilled.is_empty() {
+        bail!(
+            "the PostgreSQL schema has tables migrate-data does not fill: {} (the embedded \
+             export, crates/glassbox-store-sqlite/src/export.rs, and this command must learn them)",
+            unfilled.join(", ")
+        );
+    }
     let media = tables
         .iter()
         .find(|table| table.name == "media")
@@ -205,6 +234,7 @@ async fn copy_media_blobs(
             bar.inc(media.rows);
             return Ok(());
         }
+        bar.inc(progress.rows_copied.min(media.rows));
         after = (!progress.last_key.is_empty()).then_some(progress.last_key);
     }
     let column = |name: &str| {

@@ -87,6 +87,21 @@ pub(crate) async fn lock_entities(
         .map_err(db_error)
 }
 
+/// Compresses the large values this transaction writes (event bodies, inputs, outputs)
+/// with lz4 instead of PostgreSQL's default pglz, where the server is built with lz4:
+/// pglz was ~40% of the server's CPU time during ingestion, lz4 compresses several
+/// times faster. Transaction-scoped; values are read back whatever their method.
+pub(crate) async fn prefer_lz4(connection: &mut PgConnection) -> StoreResult<()> {
+    sqlx::query(
+        "SELECT set_config('default_toast_compression', 'lz4', true) FROM pg_settings \
+         WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)",
+    )
+    .execute(connection)
+    .await
+    .map(drop)
+    .map_err(db_error)
+}
+
 /// `count` arrival numbers from the database-wide sequence, ascending.
 pub(crate) async fn next_sequences(
     connection: &mut PgConnection,
@@ -115,10 +130,15 @@ pub(crate) async fn load_events(
     }
     let kinds: Vec<&str> = entities.iter().map(|(kind, _)| kind.as_str()).collect();
     let ids: Vec<&str> = entities.iter().map(|(_, id)| id.as_str()).collect();
+    // One primary-key range scan per entity, driven by the array: the LATERAL subquery
+    // (kept apart by OFFSET 0) makes that plan independent of the table's statistics. As
+    // a semi-join, a freshly filled table whose statistics still say "small" got a hash
+    // join over every event of the project, once per batch.
     let rows = sqlx::query(
-        "SELECT entity_kind, entity_id, event_id, event_type, timestamp, received_at, sequence, body \
-         FROM ingest_events WHERE project_id = $1 \
-         AND (entity_kind, entity_id) IN (SELECT * FROM UNNEST($2::text[], $3::text[]))",
+        "SELECT e.entity_kind, e.entity_id, e.event_id, e.event_type, e.timestamp, e.received_at, \
+         e.sequence, e.body FROM UNNEST($2::text[], $3::text[]) AS k(kind, id) \
+         CROSS JOIN LATERAL (SELECT * FROM ingest_events WHERE project_id = $1 \
+         AND entity_kind = k.kind AND entity_id = k.id OFFSET 0) AS e",
     )
     .bind(project.as_str())
     .bind(&kinds)

@@ -87,6 +87,18 @@ impl Importer<'_> {
         Ok(projects > 0)
     }
 
+    /// The tables of the target schema.
+    pub async fn tables(&self) -> Result<Vec<String>, String> {
+        sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+             ORDER BY table_name",
+        )
+        .fetch_all(&self.store.pool)
+        .await
+        .map_err(failed("listing the target's tables"))
+    }
+
     pub async fn progress(&self, table: &str) -> Result<Option<CopyProgress>, String> {
         let row = sqlx::query(
             "SELECT last_key, rows_copied, finished FROM glassbox_copy_progress
@@ -385,4 +397,129 @@ fn array_cast(table: &str, column: &str, data_type: &str) -> Result<&'static str
             ));
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::PgConfig;
+    use crate::tests::test_database_url;
+
+    async fn fresh_store() -> Arc<PgStore> {
+        let mut config = PgConfig::new(test_database_url());
+        config.schema = Some(format!("t_{}", uuid::Uuid::new_v4().simple()));
+        config.pool_size = 2;
+        PgStore::connect(config).await.expect("connect")
+    }
+
+    fn text(value: &str) -> CopyValue {
+        CopyValue::Text(value.to_owned())
+    }
+
+    fn organization(id: &str) -> Vec<CopyValue> {
+        vec![text(id), text("name"), CopyValue::Integer(1)]
+    }
+
+    #[tokio::test]
+    async fn chunks_record_progress_skip_existing_rows_and_sequences_move_on() {
+        let store = fresh_store().await;
+        let importer = store.importer().await.unwrap();
+        assert!(!importer.has_foreign_data().await.unwrap());
+        let columns: Vec<String> = ["id", "name", "created_at"].map(String::from).to_vec();
+        let first = CopyChunk {
+            last_key: vec![text("o2")],
+            rows: vec![organization("o1"), organization("o2")],
+        };
+        assert_eq!(
+            importer
+                .insert_chunk("organizations", &columns, &first)
+                .await,
+            Ok(2)
+        );
+        let progress = importer.progress("organizations").await.unwrap().unwrap();
+        assert_eq!(progress.last_key, vec![text("o2")]);
+        assert_eq!((progress.rows_copied, progress.finished), (2, false));
+        // A chunk copied again (an interruption between commit and the next read) adds
+        // only what is missing.
+        let again = CopyChunk {
+            last_key: vec![text("o3")],
+            rows: vec![organization("o2"), organization("o3")],
+        };
+        assert_eq!(
+            importer
+                .insert_chunk("organizations", &columns, &again)
+                .await,
+            Ok(1)
+        );
+        importer.finish_table("organizations").await.unwrap();
+        assert!(
+            importer
+                .progress("organizations")
+                .await
+                .unwrap()
+                .unwrap()
+                .finished
+        );
+
+        // A value of the wrong kind and a column PostgreSQL lacks are refused.
+        let wrong = CopyChunk {
+            last_key: vec![text("o4")],
+            rows: vec![vec![text("o4"), text("name"), text("not a number")]],
+        };
+        assert!(
+            importer
+                .insert_chunk("organizations", &columns, &wrong)
+                .await
+                .is_err()
+        );
+        let unknown = vec!["id".to_owned(), "color".to_owned()];
+        assert!(
+            importer
+                .insert_chunk("organizations", &unknown, &wrong)
+                .await
+                .is_err()
+        );
+
+        // The event sequence moves past the copied events.
+        let event_columns: Vec<String> = [
+            "project_id",
+            "entity_kind",
+            "entity_id",
+            "event_id",
+            "event_type",
+            "timestamp",
+            "received_at",
+            "sequence",
+            "body",
+        ]
+        .map(String::from)
+        .to_vec();
+        let event = vec![
+            text("p"),
+            text("trace"),
+            text("t"),
+            text("e"),
+            text("trace-create"),
+            CopyValue::Integer(1),
+            CopyValue::Integer(1),
+            CopyValue::Integer(500),
+            text("{}"),
+        ];
+        let events = CopyChunk {
+            last_key: vec![text("p"), text("trace"), text("t"), text("e")],
+            rows: vec![event],
+        };
+        importer
+            .insert_chunk("ingest_events", &event_columns, &events)
+            .await
+            .unwrap();
+        importer.finish().await.unwrap();
+        let next: i64 = sqlx::query_scalar("SELECT nextval('ingest_event_sequence')")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert!(next > 500, "{next}");
+    }
 }

@@ -19,7 +19,7 @@ use glassbox_store::{EventOutcome, IngestStore, StoreError, StoreResult};
 use crate::PgStore;
 use crate::event_log::{
     EntityKey, db_error, is_conflict, load_events, lock_entities, log_events, next_sequences,
-    with_event,
+    prefer_lz4, with_event,
 };
 use crate::fold_rows::{get_score_config, upsert_observations, upsert_scores, upsert_traces};
 
@@ -97,6 +97,7 @@ async fn apply_events(
         touched.iter().map(|(kind, id)| (*kind, id.as_str())),
     )
     .await?;
+    prefer_lz4(connection).await?;
     let sequences = next_sequences(connection, events.len()).await?;
     let mut logged_by_entity = load_events(connection, project, &touched).await?;
 

@@ -1,24 +1,25 @@
 //! The ingestion write path: log every event, then re-fold each touched entity from all
 //! of its logged events, in the writer's shared transaction.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, params};
 
+use glassbox_model::ProjectId;
 use glassbox_model::ingest::{EntityKind, IngestEvent, LoggedEvent};
 use glassbox_model::merge::{fold_observation, fold_score, fold_trace};
 use glassbox_model::scores::finalize_score;
 use glassbox_model::time::now_micros;
-use glassbox_model::{JsonObject, ProjectId};
 use glassbox_store::{EventOutcome, IngestStore, StoreResult};
 
 use crate::SqliteStore;
 use crate::connection::internal;
+use crate::payloads;
 use crate::profile::{self, Phase};
-use crate::rows::{get_score_config, object_text, upsert_observation, upsert_score, upsert_trace};
+use crate::rows::{get_score_config, upsert_observation, upsert_score, upsert_trace};
 use crate::sql::execute_changes_any;
 
 fn load_events(
@@ -27,31 +28,65 @@ fn load_events(
     kind: EntityKind,
     entity_id: &str,
 ) -> StoreResult<Vec<LoggedEvent>> {
+    load_events_with(connection, project, kind, entity_id, &[])
+}
+
+/// The logged events of an entity. Those whose id is in `known` (this request's events,
+/// already logged) are taken from memory with their logged arrival time and sequence, so
+/// that their bodies are not decoded again.
+fn load_events_with(
+    connection: &Connection,
+    project: &ProjectId,
+    kind: EntityKind,
+    entity_id: &str,
+    known: &[&LoggedEvent],
+) -> StoreResult<Vec<LoggedEvent>> {
     let mut statement = connection
         .prepare_cached(
             "SELECT event_id, event_type, timestamp, received_at, sequence, body FROM ingest_events \
              WHERE project_id = ?1 AND entity_kind = ?2 AND entity_id = ?3",
         )
         .map_err(internal)?;
-    let rows = statement
-        .query_map(params![project.as_str(), kind.as_str(), entity_id], |row| {
-            let body: String = row.get(5)?;
-            Ok(LoggedEvent {
-                event: IngestEvent {
-                    event_id: row.get(0)?,
-                    event_type: row.get(1)?,
-                    timestamp: row.get(2)?,
-                    kind,
-                    entity_id: entity_id.to_owned(),
-                    body: serde_json::from_str::<JsonObject>(&body).unwrap_or_default(),
-                },
-                received_at: row.get(3)?,
-                sequence: row.get(4)?,
-            })
-        })
-        .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+    let mut rows = statement
+        .query(params![project.as_str(), kind.as_str(), entity_id])
         .map_err(internal)?;
-    Ok(rows)
+    let mut events = Vec::new();
+    while let Some(row) = rows.next().map_err(internal)? {
+        let event_id: String = row.get(0).map_err(internal)?;
+        let received_at: i64 = row.get(3).map_err(internal)?;
+        let sequence: i64 = row.get(4).map_err(internal)?;
+        if let Some(found) = known
+            .iter()
+            .rev()
+            .find(|logged| logged.event.event_id == event_id)
+        {
+            events.push(LoggedEvent {
+                event: found.event.clone(),
+                received_at,
+                sequence,
+            });
+            continue;
+        }
+        let body = payloads::read_body(
+            connection,
+            project.as_str(),
+            row.get_ref(5).map_err(internal)?,
+        )
+        .map_err(internal)?;
+        events.push(LoggedEvent {
+            event: IngestEvent {
+                event_id,
+                event_type: row.get(1).map_err(internal)?,
+                timestamp: row.get(2).map_err(internal)?,
+                kind,
+                entity_id: entity_id.to_owned(),
+                body,
+            },
+            received_at,
+            sequence,
+        });
+    }
+    Ok(events)
 }
 
 /// Logs one event. A replayed event id replaces the stored body but keeps the arrival
@@ -63,6 +98,7 @@ fn log_event(
     logged: &LoggedEvent,
 ) -> StoreResult<()> {
     let event = &logged.event;
+    let body = payloads::store_body(connection, project, &event.body)?;
     connection
         .prepare_cached(
             "INSERT INTO ingest_events (project_id, entity_kind, entity_id, event_id, event_type, \
@@ -80,7 +116,7 @@ fn log_event(
                 event.timestamp,
                 logged.received_at,
                 logged.sequence,
-                object_text(&event.body),
+                body,
             ])
         })
         .map(drop)
@@ -137,9 +173,10 @@ fn refold(
     project: &ProjectId,
     kind: EntityKind,
     entity_id: &str,
+    known: &[&LoggedEvent],
 ) -> StoreResult<()> {
     let events = profile::time(Phase::Load, || {
-        load_events(connection, project, kind, entity_id)
+        load_events_with(connection, project, kind, entity_id, known)
     })?;
     match kind {
         EntityKind::Trace => {
@@ -180,7 +217,7 @@ pub(crate) fn apply_events(
     profile::events(events.len());
     let mut outcomes = Vec::with_capacity(events.len());
     let mut touched: Vec<(EntityKind, String)> = Vec::new();
-    let mut seen: HashSet<(EntityKind, String)> = HashSet::new();
+    let mut logged_events: HashMap<(EntityKind, String), Vec<LoggedEvent>> = HashMap::new();
     for event in events {
         let logged = LoggedEvent {
             received_at,
@@ -193,14 +230,23 @@ pub(crate) fn apply_events(
         }
         profile::time(Phase::Log, || log_event(connection, project, &logged))?;
         let key = (logged.event.kind, logged.event.entity_id.clone());
-        if seen.insert(key.clone()) {
+        let entry = logged_events.entry(key.clone()).or_default();
+        if entry.is_empty() {
             touched.push(key);
         }
+        entry.push(logged);
         outcomes.push(Ok(()));
     }
-    for (kind, entity_id) in touched {
-        refold(connection, project, kind, &entity_id)?;
-    }
+    crate::derived::batched(connection, || {
+        for key in &touched {
+            let known: Vec<&LoggedEvent> = logged_events
+                .get(key)
+                .map(|events| events.iter().collect())
+                .unwrap_or_default();
+            refold(connection, project, key.0, &key.1, &known)?;
+        }
+        Ok(())
+    })?;
     Ok(outcomes)
 }
 
@@ -210,8 +256,24 @@ fn delete_traces_now(
     trace_ids: &[String],
 ) -> StoreResult<()> {
     let project = project.as_str();
+    let mut referenced_payloads = false;
     for trace_id in trace_ids {
         crate::derived::trace_deleted(connection, &ProjectId(project.to_owned()), trace_id)?;
+        referenced_payloads = referenced_payloads
+            || connection
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM traces WHERE project_id = ?1 AND id = ?2 AND \
+                     (typeof(metadata) = 'blob' OR typeof(input) = 'blob' OR typeof(output) = 'blob')) \
+                     OR EXISTS (SELECT 1 FROM observations WHERE project_id = ?1 AND trace_id = ?2 AND \
+                     (typeof(metadata) = 'blob' OR typeof(input) = 'blob' OR typeof(output) = 'blob')) \
+                     OR EXISTS (SELECT 1 FROM scores s JOIN ingest_events e ON e.project_id = s.project_id \
+                     AND e.entity_kind = 'score' AND e.entity_id = s.id \
+                     WHERE s.project_id = ?1 AND s.trace_id = ?2 AND typeof(e.body) = 'blob')",
+                )
+                .and_then(|mut statement| {
+                    statement.query_row(params![project, trace_id], |row| row.get::<_, bool>(0))
+                })
+                .map_err(internal)?;
         let statements = [
             "DELETE FROM ingest_events WHERE project_id = ?1 AND entity_kind = 'observation' AND entity_id IN \
              (SELECT id FROM observations WHERE project_id = ?1 AND trace_id = ?2)",
@@ -229,6 +291,11 @@ fn delete_traces_now(
                 .map_err(internal)?;
         }
     }
+    // Content the deleted rows alone referred to goes with them (the event log's manifests
+    // repeat those of the rows, so the rows tell whether there is anything to sweep).
+    if referenced_payloads {
+        payloads::sweep(connection, &ProjectId(project.to_owned()))?;
+    }
     Ok(())
 }
 
@@ -244,8 +311,19 @@ impl IngestStore for SqliteStore {
         }
         let project = project.clone();
         let sequence: Arc<AtomicI64> = Arc::clone(&self.sequence);
+        // Compression of the large values happens here, beside the writer, not in it.
+        let (events, prepared) = tokio::task::spawn_blocking(move || {
+            let prepared = payloads::prepare(&events);
+            (events, prepared)
+        })
+        .await
+        .map_err(internal)?;
         self.writer
-            .write(move |connection| apply_events(connection, &project, events, &sequence))
+            .write(move |connection| {
+                payloads::with_prepared(prepared, || {
+                    apply_events(connection, &project, events, &sequence)
+                })
+            })
             .await
     }
 
@@ -262,13 +340,25 @@ impl IngestStore for SqliteStore {
         let score_id = score_id.to_owned();
         self.writer
             .write(move |connection| {
+                let referenced_payloads: bool = connection
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM ingest_events WHERE project_id = ?1 AND entity_kind = 'score' \
+                         AND entity_id = ?2 AND typeof(body) = 'blob')",
+                        params![project.as_str(), score_id],
+                        |row| row.get(0),
+                    )
+                    .map_err(internal)?;
                 connection
                     .execute(
                         "DELETE FROM ingest_events WHERE project_id = ?1 AND entity_kind = 'score' AND entity_id = ?2",
                         params![project.as_str(), score_id],
                     )
                     .map_err(internal)?;
-                execute_changes_any(connection, "DELETE FROM scores WHERE project_id = ?1 AND id = ?2", params![project.as_str(), score_id])
+                let deleted = execute_changes_any(connection, "DELETE FROM scores WHERE project_id = ?1 AND id = ?2", params![project.as_str(), score_id])?;
+                if referenced_payloads {
+                    payloads::sweep(connection, &project)?;
+                }
+                Ok(deleted)
             })
             .await
     }

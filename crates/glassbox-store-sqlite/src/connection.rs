@@ -38,9 +38,16 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     connection.execute_batch(
         "PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;",
     )?;
+    crate::payloads::register(&connection, path)?;
     if !read_only {
         // FULL: a commit is on disk when it returns, so a 2xx survives a power cut too.
         connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
+        // Checkpoints run on their own thread (see `checkpointer`), so that a commit only
+        // appends to the WAL; the WAL file is cut back to this size after a checkpoint.
+        // (A 128 MB writer page cache was measured slower and doubled peak RSS.)
+        connection.execute_batch(
+            "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
+        )?;
     }
     Ok(connection)
 }
@@ -150,7 +157,46 @@ impl Drop for Writer {
     }
 }
 
+/// Pause between two background checkpoints.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Copies committed WAL frames into the database file on its own connection (PASSIVE:
+/// never blocks the writer or readers), every [`CHECKPOINT_EVERY`] until `stop` closes.
+fn checkpointer(path: PathBuf, stop: Receiver<()>) {
+    let connection = match open(&path, false) {
+        Ok(connection) => connection,
+        Err(error) => {
+            tracing::error!(%error, "sqlite checkpointer could not open the database");
+            return;
+        }
+    };
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+            tracing::warn!(%error, "sqlite background checkpoint failed");
+        }
+    }
+}
+
 fn writer_loop(connection: Connection, receiver: Receiver<WriteWork>) {
+    let (stop, stopped) = mpsc::sync_channel::<()>(0);
+    let checkpoints = connection.path().map(PathBuf::from).and_then(|path| {
+        std::thread::Builder::new()
+            .name("glassbox-sqlite-checkpoint".into())
+            .spawn(move || checkpointer(path, stopped))
+            .ok()
+    });
+    run_writes(&connection, receiver);
+    drop(stop);
+    if let Some(thread) = checkpoints {
+        let _ = thread.join();
+    }
+    // Everything into the database file, and the WAL file emptied, before exit.
+    if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+        tracing::warn!(%error, "sqlite final checkpoint failed");
+    }
+}
+
+fn run_writes(connection: &Connection, receiver: Receiver<WriteWork>) {
     while let Ok(first) = receiver.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -159,7 +205,7 @@ fn writer_loop(connection: Connection, receiver: Receiver<WriteWork>) {
                 Err(_) => break,
             }
         }
-        commit_group(&connection, group);
+        commit_group(connection, group);
     }
     if profile::enabled() {
         tracing::warn!(target: "glassbox::profile", "{}", profile::report());

@@ -617,7 +617,7 @@ fn run_item_results_now(
     let mut linked_outputs: HashMap<String, Option<String>> = HashMap::new();
     let mut statement = connection
         .prepare(&format!(
-            "SELECT o.id, o.output FROM observations o WHERE o.project_id = ? AND o.id IN \
+            "SELECT o.id, gb_json(o.project_id, o.output) FROM observations o WHERE o.project_id = ? AND o.id IN \
              (SELECT ri.observation_id FROM dataset_run_items ri WHERE {} AND ri.observation_id IS NOT NULL)",
             clauses.sql()
         ))
@@ -632,7 +632,7 @@ fn run_item_results_now(
     let mut trace_outputs: HashMap<String, Option<String>> = HashMap::new();
     let mut statement = connection
         .prepare(&format!(
-            "SELECT t.id, t.output FROM traces t WHERE t.project_id = ? AND t.id IN {wanted}"
+            "SELECT t.id, gb_json(t.project_id, t.output) FROM traces t WHERE t.project_id = ? AND t.id IN {wanted}"
         ))
         .map_err(internal)?;
     let mut rows = statement

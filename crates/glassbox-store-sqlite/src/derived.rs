@@ -519,7 +519,72 @@ fn cell_address(rollup: &Rollup, fact: &Fact) -> (Micros, Vec<Option<String>>) {
     (rollup.unit.bucket(fact.start_time), values)
 }
 
+/// Rollup changes of the current write, grouped by cell: (rollup index, project,
+/// address) → (fact, sign) changes, applied once per cell by [`batched`].
+type PendingCells = HashMap<(usize, String, (Micros, Vec<Option<String>>)), Vec<(Fact, i64)>>;
+
+thread_local! {
+    /// Set while the writer thread runs [`batched`]: cell changes wait here.
+    static PENDING: std::cell::RefCell<Option<PendingCells>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `work` (one write request on the writer thread) with rollup cell updates
+/// gathered and applied once per cell at its end: a request's observations share their
+/// day, environment, model and user cells. Cell sums and sketches add up in any order,
+/// so the result is the one of applying them one by one. Nothing is applied when `work`
+/// fails (its savepoint is rolled back anyway).
+pub(crate) fn batched<T>(
+    connection: &Connection,
+    work: impl FnOnce() -> StoreResult<T>,
+) -> StoreResult<T> {
+    PENDING.with(|pending| *pending.borrow_mut() = Some(HashMap::new()));
+    let result = work();
+    let cells = PENDING
+        .with(|pending| pending.borrow_mut().take())
+        .unwrap_or_default();
+    let value = result?;
+    for ((index, project, address), changes) in cells {
+        let changes: Vec<(&Fact, i64)> = changes.iter().map(|(fact, sign)| (fact, *sign)).collect();
+        apply_cell(
+            connection,
+            &ProjectId(project),
+            &ROLLUPS[index],
+            &address,
+            &changes,
+        )?;
+    }
+    Ok(value)
+}
+
 fn update_cell(
+    connection: &Connection,
+    project: &ProjectId,
+    rollup: &Rollup,
+    address: &(Micros, Vec<Option<String>>),
+    changes: &[(&Fact, i64)],
+) -> StoreResult<()> {
+    let index = ROLLUPS
+        .iter()
+        .position(|known| known.table == rollup.table)
+        .unwrap_or(0);
+    let deferred = PENDING.with(|pending| {
+        let mut pending = pending.borrow_mut();
+        let Some(cells) = pending.as_mut() else {
+            return false;
+        };
+        cells
+            .entry((index, project.as_str().to_owned(), address.clone()))
+            .or_default()
+            .extend(changes.iter().map(|(fact, sign)| ((*fact).clone(), *sign)));
+        true
+    });
+    if deferred {
+        return Ok(());
+    }
+    apply_cell(connection, project, rollup, address, changes)
+}
+
+fn apply_cell(
     connection: &Connection,
     project: &ProjectId,
     rollup: &Rollup,
@@ -721,14 +786,16 @@ pub(crate) fn rebuild_if_needed(connection: &Connection) -> Result<(), String> {
         let mut statement = connection
             .prepare(&format!(
                 "SELECT {}, o.project_id FROM observations o",
-                crate::rows::OBSERVATION_COLUMNS
+                crate::rows::STORED_OBSERVATION_COLUMNS
             ))
             .map_err(internal)?;
         let last = statement.column_count() - 1;
         let mut rows = statement.query([]).map_err(internal)?;
         while let Some(row) = rows.next().map_err(internal)? {
             let project = ProjectId(row.get(last).map_err(internal)?);
-            let observation = crate::rows::observation_from_row(row).map_err(internal)?;
+            let observation =
+                crate::rows::observation_from_stored_row(connection, project.as_str(), row)
+                    .map_err(internal)?;
             let dims = trace_dims(connection, &project, &observation.trace_id)?;
             replace_fact(
                 connection,

@@ -8,8 +8,10 @@
 //! [`EXPORTED`] (in an order that respects foreign keys) or, when it only holds data
 //! derived from other tables that PostgreSQL computes its own way, into [`SQLITE_ONLY`];
 //! a column stored in another form than its logical value is decoded in
-//! [`logical_value`]. [`SqliteExport::open`] refuses a database with a table it does not
-//! know, and a test checks that the current schema has none.
+//! [`logical_value`] (today: the content-addressed payloads of `payloads.rs`, whose
+//! manifests stand in for large input/output/metadata values and event bodies).
+//! [`SqliteExport::open`] refuses a database with a table it does not know, and a test
+//! checks that the current schema has none.
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +23,7 @@ use glassbox_store::copy::{CopyChunk, CopyValue};
 use crate::DATABASE_FILE;
 use crate::media::{MEDIA_DIR, project_dir_name};
 use crate::migrations::LATEST_VERSION;
+use crate::payloads;
 
 /// Tables copied, in an order that inserts referenced rows first.
 pub const EXPORTED: &[&str] = &[
@@ -60,7 +63,22 @@ pub const SQLITE_ONLY: &[&str] = &[
     "rollup_observations_daily",
     "rollup_users_daily",
     "derived_state",
+    // Storage of large values; the exported rows carry the values themselves.
+    "payloads",
 ];
+
+/// Columns that may hold a payload manifest (BLOB) instead of their JSON text.
+const PAYLOAD_COLUMNS: &[(&str, &str)] = &[
+    ("traces", "input"),
+    ("traces", "output"),
+    ("traces", "metadata"),
+    ("observations", "input"),
+    ("observations", "output"),
+    ("observations", "metadata"),
+];
+
+/// The event log's body, which may be stored as a body blob (`payloads::store_body`).
+const EVENT_BODY: (&str, &str) = ("ingest_events", "body");
 
 /// A table to copy.
 #[derive(Debug, Clone)]
@@ -238,6 +256,10 @@ impl SqliteExport {
         let context = format!("reading {}", table.name);
         let mut statement = self.connection.prepare(&sql).map_err(failed(&context))?;
         let key_width = table.key_columns.len();
+        let project_at = table
+            .columns
+            .iter()
+            .position(|column| column == "project_id");
         let mut rows = statement
             .query(params_from_iter(bound))
             .map_err(failed(&context))?;
@@ -253,14 +275,20 @@ impl SqliteExport {
                     &context,
                 )?);
             }
+            let project = match project_at {
+                Some(at) => Some(
+                    row.get_ref(key_width + at)
+                        .map_err(failed(&context))?
+                        .as_str()
+                        .map_err(|error| format!("{context}: project_id: {error}"))?
+                        .to_owned(),
+                ),
+                None => None,
+            };
             let mut values = Vec::with_capacity(table.columns.len());
             for (offset, column) in table.columns.iter().enumerate() {
                 let stored = row.get_ref(key_width + offset).map_err(failed(&context))?;
-                values.push(logical_value(
-                    table.name,
-                    column,
-                    plain_value(stored, &context)?,
-                )?);
+                values.push(self.logical_value(table.name, column, project.as_deref(), stored)?);
             }
             chunk.last_key = key;
             chunk.rows.push(values);
@@ -285,10 +313,32 @@ impl SqliteExport {
     }
 }
 
-/// The logical value of a stored column. Identity today: every column is stored as its
-/// value. A column stored in another form (for example compressed) is decoded here.
-fn logical_value(_table: &str, _column: &str, stored: CopyValue) -> Result<CopyValue, String> {
-    Ok(stored)
+impl SqliteExport {
+    /// The logical value of a stored column: what the store's reads would make of it.
+    fn logical_value(
+        &self,
+        table: &str,
+        column: &str,
+        project: Option<&str>,
+        stored: ValueRef<'_>,
+    ) -> Result<CopyValue, String> {
+        let context = format!("reading {table}.{column}");
+        let ValueRef::Blob(_) = stored else {
+            return plain_value(stored, &context);
+        };
+        let project = project.ok_or_else(|| format!("{context}: a blob outside a project"))?;
+        if (table, column) == EVENT_BODY {
+            let text = payloads::body_text(&self.connection, project, stored)
+                .map_err(|error| format!("{context}: {error}"))?;
+            return Ok(CopyValue::Text(text));
+        }
+        if PAYLOAD_COLUMNS.contains(&(table, column)) {
+            let text = payloads::read_text(&self.connection, project, stored)
+                .map_err(|error| format!("{context}: {error}"))?;
+            return Ok(text.map_or(CopyValue::Null, CopyValue::Text));
+        }
+        plain_value(stored, &context)
+    }
 }
 
 fn plain_value(value: ValueRef<'_>, context: &str) -> Result<CopyValue, String> {
@@ -317,8 +367,65 @@ fn to_sqlite(value: &CopyValue) -> rusqlite::types::Value {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::SqliteStore;
+
+    /// Large values stored as payload manifests come out as their JSON text.
+    #[test]
+    fn payload_manifests_are_exported_as_their_values() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        SqliteStore::open(dir.path()).expect("open").shutdown();
+        let writer = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+        let project = glassbox_model::ProjectId("p".to_owned());
+        let input = json!([{"role": "system", "content": "s".repeat(300)},
+                           {"role": "user", "content": "u".repeat(2_000)}]);
+        let output = json!("o".repeat(5_000));
+        let body = json!({"id": "t", "input": input, "name": "n"});
+        let stored_input = payloads::store_value(&writer, &project, &input).unwrap();
+        let stored_output = payloads::store_value(&writer, &project, &output).unwrap();
+        let stored_body =
+            payloads::store_body(&writer, &project, body.as_object().unwrap()).unwrap();
+        assert!(matches!(stored_input, rusqlite::types::Value::Blob(_)));
+        assert!(matches!(stored_body, rusqlite::types::Value::Blob(_)));
+        writer
+            .execute(
+                "INSERT INTO traces (project_id, id, timestamp, environment, metadata, tags, \
+                 public, bookmarked, input, output, created_at, updated_at) \
+                 VALUES ('p', 't', 1, 'default', '{}', '[]', 0, 0, ?1, ?2, 1, 1)",
+                rusqlite::params![stored_input, stored_output],
+            )
+            .unwrap();
+        writer
+            .execute(
+                "INSERT INTO ingest_events (project_id, entity_kind, entity_id, event_id, \
+                 event_type, timestamp, received_at, sequence, body) \
+                 VALUES ('p', 'trace', 't', 'e', 'trace-create', 1, 1, 1, ?1)",
+                rusqlite::params![stored_body],
+            )
+            .unwrap();
+
+        let export = SqliteExport::open(dir.path()).expect("export");
+        let text_of = |table: &'static str, column: &str| -> String {
+            let table = export.table(table).unwrap();
+            let at = table
+                .columns
+                .iter()
+                .position(|name| name == column)
+                .unwrap();
+            let chunk = export.chunk_after(&table, None, 10).unwrap().unwrap();
+            match &chunk.rows[0][at] {
+                CopyValue::Text(text) => text.clone(),
+                other => panic!("{column}: {other:?}"),
+            }
+        };
+        assert_eq!(text_of("traces", "input"), input.to_string());
+        assert_eq!(text_of("traces", "output"), output.to_string());
+        let exported_body: serde_json::Value =
+            serde_json::from_str(&text_of("ingest_events", "body")).unwrap();
+        assert_eq!(exported_body, body);
+    }
 
     #[test]
     fn every_table_of_the_schema_is_exported_or_skipped_and_chunks_resume() {

@@ -22,6 +22,7 @@ mod media;
 mod metrics;
 mod migrations;
 mod models;
+mod payloads;
 mod profile;
 mod prompt_usage;
 mod prompts;
@@ -88,5 +89,7 @@ impl SqliteStore {
     }
 }
 
+#[cfg(test)]
+mod payload_tests;
 #[cfg(test)]
 mod tests;

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_models.sql")),
     (7, include_str!("../migrations/0007_datasets.sql")),
     (8, include_str!("../migrations/0008_ui_sessions.sql")),
+    (9, include_str!("../migrations/0009_payloads.sql")),
 ];
 
 /// The schema version this binary writes.

@@ -96,6 +96,12 @@ pub(crate) fn report() -> String {
         wall / 1_000_000,
         wall as f64 / 1_000.0 / events as f64
     );
+    let (logical, unique, stored) = crate::payloads::counters();
+    line.push_str(&format!(
+        " payload_bytes: referenced={logical} unique={unique} stored={stored} dedup={:.2} compression={:.2}",
+        logical as f64 / unique.max(1) as f64,
+        unique as f64 / stored.max(1) as f64
+    ));
     for (name, phase) in PHASES {
         let nanos = NANOS[phase as usize].load(Ordering::Relaxed);
         line.push_str(&format!(

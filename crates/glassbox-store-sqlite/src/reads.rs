@@ -42,7 +42,7 @@ impl ColumnResolver for TraceColumns {
             "timestamp" => "t.timestamp".into(),
             "userId" => "t.user_id".into(),
             "sessionId" => "t.session_id".into(),
-            "metadata" => "t.metadata".into(),
+            "metadata" => "gb_json(t.project_id, t.metadata)".into(),
             "version" => "t.version".into(),
             "release" => "t.release".into(),
             "environment" => "t.environment".into(),
@@ -304,7 +304,7 @@ impl ColumnResolver for ObservationColumns {
             "inputTokens" => sum_keys("o.usage_details", "input"),
             "outputTokens" => sum_keys("o.usage_details", "output"),
             "totalTokens" | "tokens" => "json_extract(o.usage_details, '$.total')".into(),
-            "metadata" => "o.metadata".into(),
+            "metadata" => "gb_json(o.project_id, o.metadata)".into(),
             "version" => "o.version".into(),
             "promptName" => "o.prompt_name".into(),
             "promptVersion" => "o.prompt_version".into(),
@@ -312,8 +312,8 @@ impl ColumnResolver for ObservationColumns {
             "sessionId" => "t.session_id".into(),
             "traceName" => "t.name".into(),
             "traceTags" => "t.tags".into(),
-            "input" => "o.input".into(),
-            "output" => "o.output".into(),
+            "input" => "gb_json(o.project_id, o.input)".into(),
+            "output" => "gb_json(o.project_id, o.output)".into(),
             _ => return None,
         })
     }

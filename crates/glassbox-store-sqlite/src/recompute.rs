@@ -18,7 +18,7 @@ use glassbox_store::{RecomputeJob, StoreError, StoreResult};
 
 use crate::connection::{Writer, internal};
 use crate::derived::{observation_changed, price_observation};
-use crate::rows::{OBSERVATION_COLUMNS, observation_from_row, upsert_observation};
+use crate::rows::{STORED_OBSERVATION_COLUMNS, observation_from_stored_row, upsert_observation};
 use crate::sql::{query_all, query_optional};
 
 /// Observations re-priced per writer closure.
@@ -238,12 +238,12 @@ fn advance(connection: &Connection, job: &OpenJob) -> StoreResult<()> {
         let observations: Vec<Observation> = query_all(
             connection,
             &format!(
-                "SELECT {OBSERVATION_COLUMNS} FROM observations o WHERE o.project_id = ?1 AND o.model = ?2 \
+                "SELECT {STORED_OBSERVATION_COLUMNS} FROM observations o WHERE o.project_id = ?1 AND o.model = ?2 \
                  AND (?3 IS NULL OR o.start_time > ?3 OR (o.start_time = ?3 AND o.id > ?4)) \
                  ORDER BY o.start_time, o.id LIMIT ?5"
             ),
             params![project, model, start, last_id, limit],
-            observation_from_row,
+            |row| observation_from_stored_row(connection, project, row),
         )?;
         if observations.is_empty() {
             index += 1;

@@ -12,6 +12,7 @@ use glassbox_model::{
 use glassbox_store::StoreResult;
 
 use crate::connection::internal;
+use crate::payloads;
 use crate::sql::query_optional;
 
 pub(crate) fn json_text(value: &Value) -> String {
@@ -35,8 +36,10 @@ fn parse_json(text: Option<String>) -> Option<Value> {
     text.and_then(|text| serde_json::from_str(&text).ok())
 }
 
+/// `metadata`, `input` and `output` may be payload manifests: `gb_json` reassembles them.
 pub(crate) const TRACE_COLUMNS: &str = "t.id, t.timestamp, t.name, t.user_id, t.session_id, t.release, t.version, \
-    t.environment, t.metadata, t.tags, t.public, t.bookmarked, t.input, t.output, t.created_at, t.updated_at";
+    t.environment, gb_json(t.project_id, t.metadata), t.tags, t.public, t.bookmarked, gb_json(t.project_id, t.input), \
+    gb_json(t.project_id, t.output), t.created_at, t.updated_at";
 
 pub(crate) fn trace_from_row(row: &Row<'_>) -> rusqlite::Result<Trace> {
     let tags: Vec<String> = serde_json::from_str(&row.get::<_, String>(9)?).unwrap_or_default();
@@ -65,6 +68,9 @@ pub(crate) fn upsert_trace(
     project: &ProjectId,
     trace: &Trace,
 ) -> StoreResult<()> {
+    let metadata = payloads::store_object(connection, project, &trace.metadata)?;
+    let input = payloads::store_optional(connection, project, trace.input.as_ref())?;
+    let output = payloads::store_optional(connection, project, trace.output.as_ref())?;
     connection
         .prepare_cached(
             "INSERT OR REPLACE INTO traces (project_id, id, timestamp, name, user_id, session_id, release, version, \
@@ -82,12 +88,12 @@ pub(crate) fn upsert_trace(
                 trace.release,
                 trace.version,
                 trace.environment,
-                object_text(&trace.metadata),
+                metadata,
                 serde_json::to_string(&trace.tags).unwrap_or_else(|_| "[]".into()),
                 trace.public,
                 trace.bookmarked,
-                trace.input.as_ref().map(json_text),
-                trace.output.as_ref().map(json_text),
+                input,
+                output,
                 trace.created_at,
                 trace.updated_at,
             ])
@@ -106,13 +112,47 @@ pub(crate) fn upsert_trace(
     Ok(())
 }
 
+/// `metadata`, `input` and `output` may be payload manifests: `gb_json` reassembles them.
 pub(crate) const OBSERVATION_COLUMNS: &str = "o.id, o.trace_id, o.parent_observation_id, o.type, o.name, o.start_time, \
-    o.end_time, o.completion_start_time, o.environment, o.metadata, o.level, o.status_message, o.version, o.input, \
-    o.output, o.model, o.internal_model_id, o.model_parameters, o.provided_usage_details, o.usage_details, \
+    o.end_time, o.completion_start_time, o.environment, gb_json(o.project_id, o.metadata), o.level, o.status_message, \
+    o.version, gb_json(o.project_id, o.input), gb_json(o.project_id, o.output), o.model, o.internal_model_id, o.model_parameters, o.provided_usage_details, o.usage_details, \
     o.provided_cost_details, o.cost_details, o.total_cost, o.prompt_id, o.prompt_name, o.prompt_version, \
     o.created_at, o.updated_at, o.is_app_root";
 
+/// [`OBSERVATION_COLUMNS`] with `metadata`, `input` and `output` as stored (for the
+/// writer, which resolves them with [`observation_from_stored_row`]).
+pub(crate) const STORED_OBSERVATION_COLUMNS: &str = "o.id, o.trace_id, o.parent_observation_id, o.type, o.name, \
+    o.start_time, o.end_time, o.completion_start_time, o.environment, o.metadata, o.level, o.status_message, \
+    o.version, o.input, o.output, o.model, o.internal_model_id, o.model_parameters, o.provided_usage_details, \
+    o.usage_details, o.provided_cost_details, o.cost_details, o.total_cost, o.prompt_id, o.prompt_name, \
+    o.prompt_version, o.created_at, o.updated_at, o.is_app_root";
+
+/// An observation read with [`STORED_OBSERVATION_COLUMNS`] on `connection`.
+pub(crate) fn observation_from_stored_row(
+    connection: &Connection,
+    project: &str,
+    row: &Row<'_>,
+) -> rusqlite::Result<Observation> {
+    let text = |index: usize| -> rusqlite::Result<Option<String>> {
+        payloads::read_text(connection, project, row.get_ref(index)?)
+            .map_err(|error| rusqlite::Error::UserFunctionError(error.into()))
+    };
+    let mut observation = observation_with(row, |_| Ok(None))?;
+    observation.metadata = parse_object(text(9)?);
+    observation.input = parse_json(text(13)?);
+    observation.output = parse_json(text(14)?);
+    Ok(observation)
+}
+
 pub(crate) fn observation_from_row(row: &Row<'_>) -> rusqlite::Result<Observation> {
+    observation_with(row, |index| row.get(index))
+}
+
+/// Reads an observation; `text` reads the columns that may hold payloads.
+fn observation_with(
+    row: &Row<'_>,
+    text: impl Fn(usize) -> rusqlite::Result<Option<String>>,
+) -> rusqlite::Result<Observation> {
     Ok(Observation {
         id: row.get(0)?,
         trace_id: row.get(1)?,
@@ -123,12 +163,12 @@ pub(crate) fn observation_from_row(row: &Row<'_>) -> rusqlite::Result<Observatio
         end_time: row.get(6)?,
         completion_start_time: row.get(7)?,
         environment: row.get(8)?,
-        metadata: parse_object(row.get(9)?),
+        metadata: parse_object(text(9)?),
         level: row.get(10)?,
         status_message: row.get(11)?,
         version: row.get(12)?,
-        input: parse_json(row.get(13)?),
-        output: parse_json(row.get(14)?),
+        input: parse_json(text(13)?),
+        output: parse_json(text(14)?),
         model: row.get(15)?,
         internal_model_id: row.get(16)?,
         model_parameters: parse_json(row.get(17)?),
@@ -162,12 +202,12 @@ pub(crate) fn upsert_observation(
         observation.end_time.into(),
         observation.completion_start_time.into(),
         observation.environment.clone().into(),
-        object_text(&observation.metadata).into(),
+        payloads::store_object(connection, project, &observation.metadata)?,
         observation.level.clone().into(),
         observation.status_message.clone().into(),
         observation.version.clone().into(),
-        observation.input.as_ref().map(json_text).into(),
-        observation.output.as_ref().map(json_text).into(),
+        payloads::store_optional(connection, project, observation.input.as_ref())?,
+        payloads::store_optional(connection, project, observation.output.as_ref())?,
         observation.model.clone().into(),
         observation.internal_model_id.clone().into(),
         observation.model_parameters.as_ref().map(json_text).into(),

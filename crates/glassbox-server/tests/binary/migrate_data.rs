@@ -53,13 +53,21 @@ fn fill(api: &Api) {
             json!({"id": format!("span-{number}"), "traceId": trace, "name": "retrieve",
                    "startTime": at, "endTime": format!("2026-01-0{}T10:00:01.000Z", number + 1)}),
         ));
+        // Large values: the embedded store keeps them as content-addressed payloads
+        // (a shared system message is stored once, long text deflated); the copy must
+        // carry the values themselves.
+        let system = "You answer questions about the migration. ".repeat(12);
         batch.push(event(
             "generation-create",
             &at,
             json!({"id": format!("generation-{number}"), "traceId": trace,
                    "parentObservationId": format!("span-{number}"), "name": "answer",
                    "model": "gpt-4o", "startTime": at,
-                   "usage": {"input": 100 + number, "output": 20}, "output": "an answer"}),
+                   "input": [{"role": "system", "content": system},
+                             {"role": "user", "content": format!("question {number} ").repeat(30)}],
+                   "metadata": {"notes": "n".repeat(400)},
+                   "usage": {"input": 100 + number, "output": 20},
+                   "output": format!("answer {number} ").repeat(200)}),
         ));
         batch.push(event(
             "event-create",

@@ -1,0 +1,123 @@
+//! The store with content-addressed payloads, end to end: large inputs, outputs and
+//! metadata read back equal (also after a fold of logged events), filter in SQL, are
+//! stored once, and go with their rows when deleted.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use glassbox_model::filter::{OBSERVATION_COLUMNS, parse_filter};
+use glassbox_model::ingest::{EntityKind, IngestEvent};
+use glassbox_model::{JsonObject, ProjectId};
+use glassbox_store::{IngestStore, ObservationQuery, ObservationStore, PageRequest, TraceStore};
+
+use crate::SqliteStore;
+
+fn event(id: &str, kind: EntityKind, entity: &str, event_type: &str, body: Value) -> IngestEvent {
+    let body: JsonObject = body.as_object().cloned().unwrap_or_default();
+    IngestEvent {
+        event_id: id.into(),
+        event_type: event_type.into(),
+        timestamp: 1_740_823_200_000_000,
+        kind,
+        entity_id: entity.into(),
+        body,
+    }
+}
+
+fn messages(turns: usize) -> Value {
+    let mut items = vec![json!({"role": "system", "content": "You are terse. ".repeat(40)})];
+    for turn in 0..turns {
+        items.push(json!({"role": "user", "content": format!("question {turn} ").repeat(30)}));
+        items.push(json!({"role": "assistant", "content": format!("answer {turn} ").repeat(30)}));
+    }
+    Value::Array(items)
+}
+
+fn payload_count(dir: &std::path::Path) -> i64 {
+    let connection = rusqlite::Connection::open(dir.join(crate::DATABASE_FILE)).unwrap();
+    connection
+        .query_row("SELECT COUNT(*) FROM payloads", [], |row| row.get(0))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn large_values_round_trip_dedupe_filter_and_go_with_their_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<SqliteStore> = SqliteStore::open(dir.path()).unwrap();
+    let project = ProjectId("p".into());
+    let metadata = json!({"step": "answer", "notes": "n ".repeat(300)});
+    let start = 1_740_823_200_000_000i64;
+    let mut batch = vec![event(
+        "t-1",
+        EntityKind::Trace,
+        "t",
+        "trace-create",
+        json!({"id": "t", "timestamp": start, "input": {"question": "why? ".repeat(100)}}),
+    )];
+    for call in 0..3 {
+        batch.push(event(
+            &format!("g-{call}"),
+            EntityKind::Observation,
+            &format!("g{call}"),
+            "generation-create",
+            json!({"id": format!("g{call}"), "traceId": "t", "type": "GENERATION", "startTime": start + call as i64,
+                   "input": messages(call + 1), "metadata": metadata}),
+        ));
+    }
+    store.ingest(&project, batch).await.unwrap();
+    // A later update: the fold reads the create back from the log.
+    store
+        .ingest(
+            &project,
+            vec![event(
+                "g-2-end",
+                EntityKind::Observation,
+                "g2",
+                "generation-update",
+                json!({"id": "g2", "traceId": "t", "output": {"role": "assistant", "content": "done ".repeat(100)}}),
+            )],
+        )
+        .await
+        .unwrap();
+    let g2 = store
+        .get_observation(&project, "g2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(g2.input, Some(messages(3)));
+    assert_eq!(
+        g2.output,
+        Some(json!({"role": "assistant", "content": "done ".repeat(100)}))
+    );
+    assert_eq!(Value::Object(g2.metadata.clone()), metadata);
+    let trace = store.get_trace(&project, "t").await.unwrap().unwrap();
+    assert_eq!(
+        trace.trace.input,
+        Some(json!({"question": "why? ".repeat(100)}))
+    );
+    // system + 3 user + 3 assistant messages, metadata, trace input, g2 output: the
+    // re-sent histories and the repeated metadata are stored once.
+    assert_eq!(payload_count(dir.path()), 10);
+    let filtered = store
+        .list_observations(
+            &project,
+            &ObservationQuery {
+                filters: parse_filter(
+                    r#"[{"column":"metadata","type":"stringObject","key":"step","operator":"=","value":"answer"}]"#,
+                    OBSERVATION_COLUMNS,
+                )
+                .unwrap(),
+                ..ObservationQuery::default()
+            },
+            PageRequest { page: 1, limit: 50 },
+        )
+        .await
+        .unwrap();
+    assert_eq!(filtered.items.len(), 3);
+    store
+        .delete_traces(&project, &["t".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(payload_count(dir.path()), 0);
+}

@@ -1,0 +1,707 @@
+//! Content-addressed payloads (issue 8): large JSON values (input, output, metadata of
+//! traces and observations, and the same fields in the event log) are stored once per
+//! project and content in the `payloads` table, deflated when that pays.
+//!
+//! A column that holds such a value keeps a BLOB *manifest* instead of JSON text:
+//! a tag byte, `V` (the value is its one part) or `A` (a JSON array: `[` parts joined by
+//! `,` `]`), then the parts, each `i` + u32 LE length + JSON text (short array elements)
+//! or `h` + the 16-byte address of a payload. Splitting arrays makes every chat message
+//! its own payload, so a history re-sent on every call is stored once. Values whose text
+//! is shorter than [`INLINE_MAX`] stay plain TEXT; so do all rows written before.
+//!
+//! Reads reassemble in SQL with `gb_json(project_id, column)` (registered on every
+//! connection by [`register`]), or in Rust with [`read_text`].
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use glassbox_model::{JsonObject, ProjectId};
+use glassbox_store::StoreResult;
+
+use crate::connection::internal;
+
+/// Values whose JSON text is shorter stay inline (plain TEXT).
+const INLINE_MAX: usize = 256;
+/// Array elements whose text is shorter stay inside the manifest.
+const PART_INLINE_MAX: usize = 64;
+/// Parts at least this long are deflated (kept raw when that does not save 1/8).
+const COMPRESS_MIN: usize = 512;
+const ADDRESS_LEN: usize = 16;
+
+const RAW: u8 = 0;
+const DEFLATE: u8 = 1;
+
+/// Bytes of payload parts written by reference (`logical`), first stored (`unique`), and
+/// the stored bytes after compression (`stored`): the dedup and compression ratios.
+static LOGICAL: AtomicU64 = AtomicU64::new(0);
+static UNIQUE: AtomicU64 = AtomicU64::new(0);
+static STORED: AtomicU64 = AtomicU64::new(0);
+
+/// `(logical, unique, stored)` bytes since start.
+pub(crate) fn counters() -> (u64, u64, u64) {
+    (
+        LOGICAL.load(Ordering::Relaxed),
+        UNIQUE.load(Ordering::Relaxed),
+        STORED.load(Ordering::Relaxed),
+    )
+}
+
+fn address(text: &[u8]) -> [u8; ADDRESS_LEN] {
+    let digest = Sha256::digest(text);
+    let mut address = [0u8; ADDRESS_LEN];
+    address.copy_from_slice(&digest[..ADDRESS_LEN]);
+    address
+}
+
+fn encode_data(text: &[u8]) -> Vec<u8> {
+    encode_data_from(text, COMPRESS_MIN)
+}
+
+/// Raw deflate of `text` into `out` (after what `out` holds), with this thread's
+/// compressor: its state (hundreds of KB) is reset, not allocated, per call.
+fn deflate_into(text: &[u8], out: &mut Vec<u8>) -> bool {
+    thread_local! {
+        static COMPRESSOR: std::cell::RefCell<flate2::Compress> =
+            std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::fast(), false));
+    }
+    COMPRESSOR.with(|compressor| {
+        let mut compressor = compressor.borrow_mut();
+        compressor.reset();
+        // Deflate never grows text by more than a few bytes per 16 KB block.
+        out.reserve(text.len() + text.len() / 64 + 64);
+        let status = compressor.compress_vec(text, out, flate2::FlushCompress::Finish);
+        matches!(status, Ok(flate2::Status::StreamEnd))
+            && compressor.total_in() == text.len() as u64
+    })
+}
+
+fn encode_data_from(text: &[u8], compress_min: usize) -> Vec<u8> {
+    if text.len() >= compress_min {
+        let mut compressed = Vec::with_capacity(text.len() / 2 + 64);
+        compressed.push(DEFLATE);
+        if deflate_into(text, &mut compressed) && compressed.len() < text.len() - text.len() / 8 {
+            return compressed;
+        }
+    }
+    let mut data = Vec::with_capacity(text.len() + 1);
+    data.push(RAW);
+    data.extend_from_slice(text);
+    data
+}
+
+fn decode_data(data: &[u8]) -> Result<String, String> {
+    match data.split_first() {
+        Some((&RAW, rest)) => String::from_utf8(rest.to_vec()).map_err(|error| error.to_string()),
+        Some((&DEFLATE, rest)) => {
+            let mut text = String::with_capacity(rest.len() * 3);
+            flate2::read::DeflateDecoder::new(rest)
+                .read_to_string(&mut text)
+                .map_err(|error| error.to_string())?;
+            Ok(text)
+        }
+        _ => Err("unknown payload codec".into()),
+    }
+}
+
+/// Stored forms (codec byte + bytes) of parts, computed off the writer thread.
+pub(crate) type Prepared = HashMap<[u8; ADDRESS_LEN], Vec<u8>>;
+
+thread_local! {
+    /// The writer's prepared parts of the request it is applying.
+    static PREPARED: std::cell::RefCell<Prepared> = std::cell::RefCell::new(HashMap::new());
+}
+
+/// The parts [`store_value`] would store for the large body fields of `events`, hashed
+/// and compressed (CPU work that can run beside the writer).
+pub(crate) fn prepare(events: &[glassbox_model::ingest::IngestEvent]) -> Prepared {
+    let mut prepared = Prepared::new();
+    let mut add = |text: &[u8]| {
+        let address = address(text);
+        prepared.entry(address).or_insert_with(|| encode_data(text));
+    };
+    for event in events {
+        for field in BODY_FIELDS {
+            let Some(value) = event.body.get(field).filter(|value| !value.is_null()) else {
+                continue;
+            };
+            let text = value.to_string();
+            if text.len() < INLINE_MAX {
+                continue;
+            }
+            match value {
+                Value::Array(items) if !items.is_empty() => {
+                    for item in items {
+                        let part = item.to_string();
+                        if part.len() >= PART_INLINE_MAX {
+                            add(part.as_bytes());
+                        }
+                    }
+                }
+                _ => add(text.as_bytes()),
+            }
+        }
+    }
+    prepared
+}
+
+/// Runs `work` (on the writer thread) with `prepared` available to [`put_part`].
+pub(crate) fn with_prepared<T>(prepared: Prepared, work: impl FnOnce() -> T) -> T {
+    PREPARED.with(|slot| *slot.borrow_mut() = prepared);
+    let result = work();
+    PREPARED.with(|slot| slot.borrow_mut().clear());
+    result
+}
+
+/// Stores one part (once per project and content) and returns its address.
+fn put_part(
+    connection: &Connection,
+    project: &ProjectId,
+    text: &[u8],
+) -> StoreResult<[u8; ADDRESS_LEN]> {
+    let address = address(text);
+    LOGICAL.fetch_add(text.len() as u64, Ordering::Relaxed);
+    let exists = connection
+        .prepare_cached("SELECT 1 FROM payloads WHERE project_id = ?1 AND hash = ?2")
+        .and_then(|mut statement| {
+            statement
+                .query_row(params![project.as_str(), &address[..]], |_| Ok(()))
+                .optional()
+        })
+        .map_err(internal)?
+        .is_some();
+    if !exists {
+        let data = PREPARED
+            .with(|prepared| prepared.borrow_mut().remove(&address))
+            .unwrap_or_else(|| encode_data(text));
+        UNIQUE.fetch_add(text.len() as u64, Ordering::Relaxed);
+        STORED.fetch_add(data.len() as u64, Ordering::Relaxed);
+        connection
+            .prepare_cached("INSERT INTO payloads (project_id, hash, data) VALUES (?1, ?2, ?3)")
+            .and_then(|mut statement| {
+                statement.execute(params![project.as_str(), &address[..], data])
+            })
+            .map_err(internal)?;
+    }
+    Ok(address)
+}
+
+fn push_part(
+    manifest: &mut Vec<u8>,
+    connection: &Connection,
+    project: &ProjectId,
+    text: &[u8],
+    inline_max: usize,
+) -> StoreResult<()> {
+    if text.len() < inline_max {
+        manifest.push(b'i');
+        manifest.extend_from_slice(&(text.len() as u32).to_le_bytes());
+        manifest.extend_from_slice(text);
+    } else {
+        manifest.push(b'h');
+        manifest.extend_from_slice(&put_part(connection, project, text)?);
+    }
+    Ok(())
+}
+
+/// The stored form of `value`: its JSON text when short, else a manifest whose parts
+/// are stored in `payloads`.
+pub(crate) fn store_value(
+    connection: &Connection,
+    project: &ProjectId,
+    value: &Value,
+) -> StoreResult<SqlValue> {
+    let text = value.to_string();
+    if text.len() < INLINE_MAX {
+        return Ok(SqlValue::Text(text));
+    }
+    let mut manifest = Vec::with_capacity(64);
+    match value {
+        Value::Array(items) if !items.is_empty() => {
+            manifest.push(b'A');
+            for item in items {
+                let part = item.to_string();
+                push_part(
+                    &mut manifest,
+                    connection,
+                    project,
+                    part.as_bytes(),
+                    PART_INLINE_MAX,
+                )?;
+            }
+        }
+        _ => {
+            manifest.push(b'V');
+            push_part(&mut manifest, connection, project, text.as_bytes(), 0)?;
+        }
+    }
+    Ok(SqlValue::Blob(manifest))
+}
+
+/// [`store_value`] of an optional value (`None` stays NULL).
+pub(crate) fn store_optional(
+    connection: &Connection,
+    project: &ProjectId,
+    value: Option<&Value>,
+) -> StoreResult<SqlValue> {
+    match value {
+        Some(value) => store_value(connection, project, value),
+        None => Ok(SqlValue::Null),
+    }
+}
+
+/// [`store_value`] of an object.
+pub(crate) fn store_object(
+    connection: &Connection,
+    project: &ProjectId,
+    object: &JsonObject,
+) -> StoreResult<SqlValue> {
+    store_value(connection, project, &Value::Object(object.clone()))
+}
+
+fn fetch_part(connection: &Connection, project: &str, address: &[u8]) -> Result<String, String> {
+    let data: Vec<u8> = connection
+        .prepare_cached("SELECT data FROM payloads WHERE project_id = ?1 AND hash = ?2")
+        .and_then(|mut statement| statement.query_row(params![project, address], |row| row.get(0)))
+        .map_err(|error| format!("payload lookup: {error}"))?;
+    decode_data(&data)
+}
+
+/// Reassembles the JSON text of a manifest.
+fn assemble(connection: &Connection, project: &str, manifest: &[u8]) -> Result<String, String> {
+    let (&tag, mut rest) = manifest.split_first().ok_or("empty manifest")?;
+    let array = match tag {
+        b'A' => true,
+        b'V' => false,
+        _ => return Err("unknown manifest tag".into()),
+    };
+    let mut text = String::new();
+    if array {
+        text.push('[');
+    }
+    let mut first = true;
+    while let Some((&kind, after)) = rest.split_first() {
+        if !first {
+            text.push(',');
+        }
+        first = false;
+        match kind {
+            b'i' => {
+                let length: [u8; 4] = after
+                    .get(..4)
+                    .and_then(|bytes| bytes.try_into().ok())
+                    .ok_or("truncated manifest")?;
+                let length = u32::from_le_bytes(length) as usize;
+                let part = after.get(4..4 + length).ok_or("truncated manifest")?;
+                text.push_str(std::str::from_utf8(part).map_err(|error| error.to_string())?);
+                rest = &after[4 + length..];
+            }
+            b'h' => {
+                let address = after.get(..ADDRESS_LEN).ok_or("truncated manifest")?;
+                text.push_str(&fetch_part(connection, project, address)?);
+                rest = &after[ADDRESS_LEN..];
+            }
+            _ => return Err("unknown manifest part".into()),
+        }
+    }
+    if array {
+        text.push(']');
+    }
+    Ok(text)
+}
+
+/// The JSON text of a stored value (TEXT as it is, a manifest reassembled).
+pub(crate) fn read_text(
+    connection: &Connection,
+    project: &str,
+    value: ValueRef<'_>,
+) -> Result<Option<String>, String> {
+    match value {
+        ValueRef::Null => Ok(None),
+        ValueRef::Text(text) => Ok(Some(
+            std::str::from_utf8(text)
+                .map_err(|error| error.to_string())?
+                .to_owned(),
+        )),
+        ValueRef::Blob(manifest) => assemble(connection, project, manifest).map(Some),
+        ValueRef::Integer(number) => Ok(Some(number.to_string())),
+        ValueRef::Real(number) => Ok(Some(number.to_string())),
+    }
+}
+
+/// Registers `gb_json(project_id, value)`: the JSON text of a stored value.
+///
+/// Payloads are looked up through a second, read-only connection to `path` (opened on
+/// first use; a function cannot borrow its own connection without `unsafe`). Payloads are
+/// immutable and committed with the rows that reference them, so any row a reader sees
+/// has its payloads visible to a fresh snapshot. The writer therefore never reads stored
+/// rows through `gb_json` inside its transaction: it resolves them with [`read_text`].
+pub(crate) fn register(connection: &Connection, path: &Path) -> rusqlite::Result<()> {
+    let path = path.to_path_buf();
+    let lookup: Mutex<Option<Connection>> = Mutex::new(None);
+    connection.create_scalar_function(
+        "gb_json",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY,
+        move |context| {
+            let value = context.get_raw(1);
+            if let ValueRef::Blob(_) = value {
+                let project: String = context.get(0)?;
+                let failed = |error: String| rusqlite::Error::UserFunctionError(error.into());
+                let mut lookup = lookup.lock().map_err(|error| failed(error.to_string()))?;
+                if lookup.is_none() {
+                    let opened = Connection::open_with_flags(
+                        &path,
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )?;
+                    opened.busy_timeout(std::time::Duration::from_secs(10))?;
+                    *lookup = Some(opened);
+                }
+                let connection = lookup
+                    .as_ref()
+                    .ok_or_else(|| failed("no connection".into()))?;
+                return read_text(connection, &project, value).map_err(failed);
+            }
+            read_text_plain(value)
+        },
+    )
+}
+
+fn read_text_plain(value: ValueRef<'_>) -> rusqlite::Result<Option<String>> {
+    Ok(match value {
+        ValueRef::Null => None,
+        ValueRef::Text(text) => Some(String::from_utf8_lossy(text).into_owned()),
+        ValueRef::Integer(number) => Some(number.to_string()),
+        ValueRef::Real(number) => Some(number.to_string()),
+        ValueRef::Blob(_) => None,
+    })
+}
+
+/// The payload addresses a stored value (manifest) refers to.
+fn manifest_addresses(manifest: &[u8], into: &mut HashSet<Vec<u8>>) {
+    let Some((_, mut rest)) = manifest.split_first() else {
+        return;
+    };
+    while let Some((&kind, after)) = rest.split_first() {
+        match kind {
+            b'i' => {
+                let Some(length) = after.get(..4).and_then(|bytes| bytes.try_into().ok()) else {
+                    return;
+                };
+                let length = u32::from_le_bytes(length) as usize;
+                rest = after.get(4 + length..).unwrap_or_default();
+            }
+            b'h' => {
+                let Some(address) = after.get(..ADDRESS_LEN) else {
+                    return;
+                };
+                into.insert(address.to_vec());
+                rest = &after[ADDRESS_LEN..];
+            }
+            _ => return,
+        }
+    }
+}
+
+fn body_addresses(blob: &[u8], into: &mut HashSet<Vec<u8>>) {
+    let mut bytes = blob;
+    let parsed = (|| -> Result<(), String> {
+        take(&mut bytes, 4)?;
+        let length = take_u32(&mut bytes)?;
+        take(&mut bytes, length)?;
+        while !bytes.is_empty() {
+            let name_length = take(&mut bytes, 1)?[0] as usize;
+            take(&mut bytes, name_length)?;
+            let manifest_length = take_u32(&mut bytes)?;
+            manifest_addresses(take(&mut bytes, manifest_length)?, into);
+        }
+        Ok(())
+    })();
+    drop(parsed);
+}
+
+/// Deletes the project's payloads that no row refers to any more (after deletions), so
+/// deleted content does not outlive its rows. Scans the project's manifests.
+pub(crate) fn sweep(connection: &Connection, project: &ProjectId) -> StoreResult<()> {
+    let mut live: HashSet<Vec<u8>> = HashSet::new();
+    for (sql, body) in [
+        (
+            "SELECT metadata, input, output FROM traces WHERE project_id = ?1 AND \
+          (typeof(metadata) = 'blob' OR typeof(input) = 'blob' OR typeof(output) = 'blob')",
+            false,
+        ),
+        (
+            "SELECT metadata, input, output FROM observations WHERE project_id = ?1 AND \
+          (typeof(metadata) = 'blob' OR typeof(input) = 'blob' OR typeof(output) = 'blob')",
+            false,
+        ),
+        (
+            "SELECT body FROM ingest_events WHERE project_id = ?1 AND typeof(body) = 'blob'",
+            true,
+        ),
+    ] {
+        let mut statement = connection.prepare_cached(sql).map_err(internal)?;
+        let columns = statement.column_count();
+        let mut rows = statement
+            .query(params![project.as_str()])
+            .map_err(internal)?;
+        while let Some(row) = rows.next().map_err(internal)? {
+            for index in 0..columns {
+                if let ValueRef::Blob(blob) = row.get_ref(index).map_err(internal)? {
+                    if body {
+                        body_addresses(blob, &mut live);
+                    } else {
+                        manifest_addresses(blob, &mut live);
+                    }
+                }
+            }
+        }
+    }
+    let stored: Vec<Vec<u8>> = connection
+        .prepare_cached("SELECT hash FROM payloads WHERE project_id = ?1")
+        .and_then(|mut statement| {
+            statement
+                .query_map(params![project.as_str()], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(internal)?;
+    for address in stored.into_iter().filter(|address| !live.contains(address)) {
+        connection
+            .prepare_cached("DELETE FROM payloads WHERE project_id = ?1 AND hash = ?2")
+            .and_then(|mut statement| statement.execute(params![project.as_str(), address]))
+            .map_err(internal)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Event log bodies
+
+/// Body fields that may be moved into payloads.
+const BODY_FIELDS: [&str; 3] = ["input", "output", "metadata"];
+const BODY_MAGIC: &[u8; 4] = b"GBE1";
+/// The other fields' JSON is deflated from this length on (when that pays).
+const BODY_COMPRESS_MIN: usize = 192;
+
+/// The stored form of an event body: JSON text, or (when a large input, output or
+/// metadata was moved into payloads, or the rest compresses) `GBE1` + u32 LE length +
+/// the JSON of the other fields as payload data (codec byte, then raw or deflated
+/// bytes), then per moved field: u8 name length + name + u32 LE length + manifest.
+pub(crate) fn store_body(
+    connection: &Connection,
+    project: &ProjectId,
+    body: &JsonObject,
+) -> StoreResult<SqlValue> {
+    let mut rest = JsonObject::new();
+    let mut moved: Vec<(&str, Vec<u8>)> = Vec::new();
+    for (key, value) in body {
+        if BODY_FIELDS.contains(&key.as_str())
+            && !value.is_null()
+            && let SqlValue::Blob(manifest) = store_value(connection, project, value)?
+        {
+            let name = BODY_FIELDS
+                .iter()
+                .find(|field| **field == key.as_str())
+                .copied()
+                .unwrap_or("input");
+            moved.push((name, manifest));
+            continue;
+        }
+        rest.insert(key.clone(), value.clone());
+    }
+    let json = Value::Object(rest).to_string();
+    let data = encode_data_from(json.as_bytes(), BODY_COMPRESS_MIN);
+    if moved.is_empty() && data.first() == Some(&RAW) {
+        return Ok(SqlValue::Text(json));
+    }
+    let mut blob = Vec::with_capacity(data.len() + 64);
+    blob.extend_from_slice(BODY_MAGIC);
+    blob.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    blob.extend_from_slice(&data);
+    for (name, manifest) in moved {
+        blob.push(name.len() as u8);
+        blob.extend_from_slice(name.as_bytes());
+        blob.extend_from_slice(&(manifest.len() as u32).to_le_bytes());
+        blob.extend_from_slice(&manifest);
+    }
+    Ok(SqlValue::Blob(blob))
+}
+
+fn take<'a>(bytes: &mut &'a [u8], count: usize) -> Result<&'a [u8], String> {
+    if bytes.len() < count {
+        return Err("truncated event body".into());
+    }
+    let (head, tail) = bytes.split_at(count);
+    *bytes = tail;
+    Ok(head)
+}
+
+fn take_u32(bytes: &mut &[u8]) -> Result<usize, String> {
+    let head: [u8; 4] = take(bytes, 4)?
+        .try_into()
+        .map_err(|_| "truncated event body")?;
+    Ok(u32::from_le_bytes(head) as usize)
+}
+
+/// The logical JSON text of a stored event body (see [`store_body`]).
+pub(crate) fn body_text(
+    connection: &Connection,
+    project: &str,
+    value: ValueRef<'_>,
+) -> Result<String, String> {
+    let blob = match value {
+        ValueRef::Blob(blob) => blob,
+        other => return Ok(read_text(connection, project, other)?.unwrap_or_default()),
+    };
+    let object = read_body_blob(connection, project, blob)?;
+    Ok(Value::Object(object).to_string())
+}
+
+/// The body object of a stored event body.
+pub(crate) fn read_body(
+    connection: &Connection,
+    project: &str,
+    value: ValueRef<'_>,
+) -> Result<JsonObject, String> {
+    match value {
+        ValueRef::Blob(blob) => read_body_blob(connection, project, blob),
+        ValueRef::Text(text) => Ok(serde_json::from_slice::<JsonObject>(text).unwrap_or_default()),
+        _ => Ok(JsonObject::new()),
+    }
+}
+
+fn read_body_blob(
+    connection: &Connection,
+    project: &str,
+    blob: &[u8],
+) -> Result<JsonObject, String> {
+    let mut bytes = blob;
+    if take(&mut bytes, 4)? != BODY_MAGIC {
+        return Err("unknown event body format".into());
+    }
+    let length = take_u32(&mut bytes)?;
+    let json = decode_data(take(&mut bytes, length)?)?;
+    let mut object: JsonObject = serde_json::from_str(&json).map_err(|error| error.to_string())?;
+    while !bytes.is_empty() {
+        let name_length = take(&mut bytes, 1)?[0] as usize;
+        let name = String::from_utf8(take(&mut bytes, name_length)?.to_vec())
+            .map_err(|error| error.to_string())?;
+        let manifest_length = take_u32(&mut bytes)?;
+        let text = assemble(connection, project, take(&mut bytes, manifest_length)?)?;
+        let value: Value = serde_json::from_str(&text).map_err(|error| error.to_string())?;
+        object.insert(name, value);
+    }
+    Ok(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn connection() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let mut connection = Connection::open(&path).unwrap();
+        crate::migrations::apply(&mut connection).unwrap();
+        register(&connection, &path).unwrap();
+        (dir, connection)
+    }
+
+    fn long(text: &str) -> String {
+        text.repeat(200)
+    }
+
+    #[test]
+    fn values_round_trip_and_messages_are_stored_once() {
+        let (_dir, connection) = connection();
+        let project = ProjectId("p".into());
+        let system = json!({"role": "system", "content": long("be brief. ")});
+        let first = json!([system, {"role": "user", "content": long("hello ")}]);
+        let second = json!([system, {"role": "user", "content": long("hello ")}, {"role": "assistant", "content": "hi"}]);
+        for value in [
+            &first,
+            &second,
+            &json!({"answer": long("an answer ")}),
+            &json!("short"),
+        ] {
+            let stored = store_value(&connection, &project, value).unwrap();
+            let text: Option<String> = connection
+                .query_row("SELECT gb_json('p', ?1)", [&stored], |row| row.get(0))
+                .unwrap();
+            assert_eq!(text.unwrap(), value.to_string());
+        }
+        // system + user message + the object: the re-sent history added nothing.
+        let count: i64 = connection
+            .query_row("SELECT COUNT(*) FROM payloads", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(count, 3);
+        // Another project does not see these payloads.
+        let stored = store_value(&connection, &project, &first).unwrap();
+        let other: rusqlite::Result<Option<String>> =
+            connection.query_row("SELECT gb_json('q', ?1)", [&stored], |row| row.get(0));
+        assert!(other.is_err());
+    }
+
+    #[test]
+    fn large_payloads_are_compressed() {
+        let (_dir, connection) = connection();
+        let project = ProjectId("p".into());
+        store_value(&connection, &project, &json!(long("compressible text "))).unwrap();
+        let (length,): (i64,) = connection
+            .query_row("SELECT length(data) FROM payloads", [], |row| {
+                Ok((row.get(0)?,))
+            })
+            .unwrap();
+        assert!(length < 200, "{length}");
+    }
+
+    #[test]
+    fn event_bodies_round_trip() {
+        let (_dir, connection) = connection();
+        let project = ProjectId("p".into());
+        let body: JsonObject =
+            json!({"name": "n", "input": [{"role": "user", "content": long("q ")}],
+            "output": "tiny", "metadata": {"k": long("v")}, "startTime": 5})
+            .as_object()
+            .unwrap()
+            .clone();
+        let stored = store_body(&connection, &project, &body).unwrap();
+        assert!(matches!(stored, SqlValue::Blob(_)));
+        let read = match &stored {
+            SqlValue::Blob(blob) => read_body(&connection, "p", ValueRef::Blob(blob)).unwrap(),
+            _ => unreachable!(),
+        };
+        assert_eq!(read.len(), body.len());
+        for (key, value) in &body {
+            assert_eq!(read.get(key), Some(value), "{key}");
+        }
+        let small: JsonObject = json!({"name": "n"}).as_object().unwrap().clone();
+        assert_eq!(
+            store_body(&connection, &project, &small).unwrap(),
+            SqlValue::Text("{\"name\":\"n\"}".into())
+        );
+        // Nothing moved, but the rest compresses: still read back as it was.
+        let wordy: JsonObject = json!({"name": "n", "statusMessage": long("failed ")})
+            .as_object()
+            .unwrap()
+            .clone();
+        let SqlValue::Blob(blob) = store_body(&connection, &project, &wordy).unwrap() else {
+            panic!("a compressible body is stored as a blob");
+        };
+        assert!(blob.len() < 200, "{}", blob.len());
+        assert_eq!(
+            read_body(&connection, "p", ValueRef::Blob(&blob)).unwrap(),
+            wordy
+        );
+    }
+}
