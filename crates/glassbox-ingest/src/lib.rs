@@ -139,6 +139,7 @@ fn validate_event(raw: &Value, access: AccessLevel) -> Result<Outcome, EventErro
             kind,
             entity_id,
             body,
+            snapshot: false,
         })),
         None => Ok(Outcome::NoEffect(id)),
     }

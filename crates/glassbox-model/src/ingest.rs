@@ -42,6 +42,15 @@ pub struct IngestEvent {
     pub kind: EntityKind,
     pub entity_id: String,
     pub body: JsonObject,
+    /// The body is the complete state of its entity (an OTLP span): a re-sent snapshot
+    /// replaces itself. Stores may keep such an entity as its row alone, without logging
+    /// the event, as long as later events merge as if it had been logged.
+    pub snapshot: bool,
+}
+
+/// The event id of the observation event of an OTLP span (its snapshot).
+pub fn otlp_observation_event_id(trace_id: &str, span_id: &str) -> String {
+    format!("otel:{trace_id}:{span_id}")
 }
 
 /// An event as kept in the event log: the order it arrived in and when.

@@ -354,6 +354,7 @@ mod tests {
                 kind: EntityKind::Observation,
                 entity_id: "o1".to_owned(),
                 body: body.as_object().unwrap().clone(),
+                snapshot: false,
             },
             received_at: 1_000 + sequence,
             sequence,

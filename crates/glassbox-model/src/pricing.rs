@@ -476,6 +476,7 @@ mod tests {
                         kind: crate::ingest::EntityKind::Observation,
                         entity_id: "o".into(),
                         body: map(json!({"model": vector["model"], "modelParameters": vector.get("modelParameters")})),
+                        snapshot: false,
                     },
                     received_at: 0,
                     sequence: 1,

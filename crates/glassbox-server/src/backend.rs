@@ -52,7 +52,10 @@ pub async fn open_stores(storage: &StorageArgs, listen: bool) -> anyhow::Result<
             ))
         }
         _ => {
-            let backend = SqliteStore::open(&storage.data_dir)
+            let options = glassbox_store_sqlite::OpenOptions {
+                profile_writer: std::env::var("GLASSBOX_PROFILE_WRITER").is_ok_and(|v| v == "1"),
+            };
+            let backend = SqliteStore::open_with(&storage.data_dir, options)
                 .map_err(anyhow::Error::msg)
                 .with_context(|| {
                     format!("opening the data directory {}", storage.data_dir.display())

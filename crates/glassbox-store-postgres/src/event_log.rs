@@ -118,7 +118,8 @@ pub(crate) async fn next_sequences(
     Ok(numbers)
 }
 
-/// Every logged event of the given entities, by entity (entities without events are absent).
+/// Every logged event of the given (distinct) entities, by entity (entities without
+/// events are absent).
 pub(crate) async fn load_events(
     connection: &mut PgConnection,
     project: &ProjectId,
@@ -163,6 +164,7 @@ pub(crate) async fn load_events(
                 kind,
                 entity_id: entity_id.clone(),
                 body: serde_json::from_str::<JsonObject>(&body).unwrap_or_default(),
+                snapshot: false,
             },
             received_at: row.try_get(5).map_err(db_error)?,
             sequence: row.try_get(6).map_err(db_error)?,
@@ -175,8 +177,10 @@ pub(crate) async fn load_events(
 /// Adds `logged` to `events`, replacing a logged event with the same id (a replay). A
 /// replay keeps the arrival time and sequence of the first delivery, so it neither moves
 /// in the merge order (ties of equal timestamps go by arrival) nor touches `updated_at`.
-pub(crate) fn with_event(mut events: Vec<LoggedEvent>, logged: &LoggedEvent) -> Vec<LoggedEvent> {
-    let mut logged = logged.clone();
+pub(crate) fn with_event(
+    mut events: Vec<LoggedEvent>,
+    mut logged: LoggedEvent,
+) -> Vec<LoggedEvent> {
     if let Some(position) = events
         .iter()
         .position(|existing| existing.event.event_id == logged.event.event_id)
@@ -194,7 +198,7 @@ pub(crate) fn with_event(mut events: Vec<LoggedEvent>, logged: &LoggedEvent) -> 
 pub(crate) async fn log_events(
     connection: &mut PgConnection,
     project: &ProjectId,
-    events: &[LoggedEvent],
+    events: &[&LoggedEvent],
 ) -> StoreResult<()> {
     if events.is_empty() {
         return Ok(());
@@ -216,7 +220,10 @@ pub(crate) async fn log_events(
         timestamps.push(event.timestamp);
         received.push(logged.received_at);
         sequences.push(logged.sequence);
-        bodies.push(serde_json::Value::Object(event.body.clone()).to_string());
+        bodies.push(
+            serde_json::to_string(&event.body)
+                .map_err(|error| StoreError::Internal(error.to_string()))?,
+        );
     }
     sqlx::query(
         "INSERT INTO ingest_events (project_id, entity_kind, entity_id, event_id, event_type, timestamp, \

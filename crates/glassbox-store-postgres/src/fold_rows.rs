@@ -12,8 +12,9 @@ use glassbox_store::StoreResult;
 
 use crate::event_log::db_error;
 
+/// The object as JSON text (what `Value::Object(..).to_string()` gives, without a copy).
 fn object_text(object: &JsonObject) -> String {
-    Value::Object(object.clone()).to_string()
+    serde_json::to_string(object).unwrap_or_else(|_| "{}".into())
 }
 
 fn json_text(value: &Option<Value>) -> Option<String> {

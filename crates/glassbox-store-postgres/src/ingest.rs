@@ -23,28 +23,39 @@ use crate::event_log::{
 };
 use crate::fold_rows::{get_score_config, upsert_observations, upsert_scores, upsert_traces};
 
-/// The batch's new events, once per (entity, event id): a later delivery in the same
-/// batch replaces the body of an earlier one (keeping its arrival, as a replay does).
+/// The batch's new events, once per (entity, event id), in first-delivery order: a later
+/// delivery in the same batch replaces the body of an earlier one (keeping its arrival, as
+/// a replay does). Only the keys are kept: the events themselves are the entities' folded
+/// event lists, so the bodies are not copied again.
 #[derive(Default)]
 struct NewEvents {
-    events: Vec<LoggedEvent>,
-    positions: HashMap<(EntityKind, String, String), usize>,
+    keys: Vec<(EntityKey, String)>,
+    seen: HashSet<(EntityKey, String)>,
 }
 
 impl NewEvents {
-    fn push(&mut self, logged: LoggedEvent) {
-        let key = (
-            logged.event.kind,
-            logged.event.entity_id.clone(),
-            logged.event.event_id.clone(),
-        );
-        match self.positions.get(&key) {
-            Some(&position) => self.events[position] = logged,
-            None => {
-                self.positions.insert(key, self.events.len());
-                self.events.push(logged);
-            }
+    fn push(&mut self, entity: &EntityKey, event_id: &str) {
+        let key = (entity.clone(), event_id.to_owned());
+        if self.seen.insert(key.clone()) {
+            self.keys.push(key);
         }
+    }
+
+    /// The events to log, as they stand in the entities' event lists after the fold.
+    fn resolve<'a>(
+        &self,
+        logged_by_entity: &'a HashMap<EntityKey, Vec<LoggedEvent>>,
+    ) -> Vec<&'a LoggedEvent> {
+        self.keys
+            .iter()
+            .filter_map(|(entity, event_id)| {
+                logged_by_entity
+                    .get(entity)?
+                    .iter()
+                    .rev()
+                    .find(|logged| logged.event.event_id == *event_id)
+            })
+            .collect()
     }
 }
 
@@ -121,7 +132,8 @@ async fn apply_events(
         } else {
             logged_by_entity.remove(&key)
         };
-        let candidate = with_event(current.unwrap_or_default(), &logged);
+        let event_id = logged.event.event_id.clone();
+        let candidate = with_event(current.unwrap_or_default(), logged);
         if is_score {
             let checked =
                 check_score(connection, project, &mut configs, &key.1, &candidate).await?;
@@ -144,10 +156,8 @@ async fn apply_events(
                 }
             }
         }
-        // `with_event` carried over a replay's first arrival, so log what the fold saw.
-        if let Some(stored) = candidate.last() {
-            new_events.push(stored.clone());
-        }
+        // `with_event` carried over a replay's first arrival: what the fold saw is logged.
+        new_events.push(&key, &event_id);
         logged_by_entity.insert(key, candidate);
         outcomes.push(Ok(()));
     }
@@ -175,7 +185,7 @@ async fn apply_events(
     // Row locks in the order of the cost recompute's (start time, id), not a cycle with it.
     observations.sort_by(|a, b| (a.start_time, &a.id).cmp(&(b.start_time, &b.id)));
 
-    log_events(connection, project, &new_events.events).await?;
+    log_events(connection, project, &new_events.resolve(&logged_by_entity)).await?;
     upsert_traces(connection, project, &traces).await?;
     upsert_observations(connection, project, &observations).await?;
     upsert_scores(connection, project, &scores).await?;

@@ -81,6 +81,7 @@ fn load_events_with(
                 kind,
                 entity_id: entity_id.to_owned(),
                 body,
+                snapshot: false,
             },
             received_at,
             sequence,
@@ -198,13 +199,94 @@ fn refold(
                     crate::derived::observation_folded(connection, project, &mut observation)
                 })?;
                 profile::time(Phase::Upsert, || {
-                    upsert_observation(connection, project, &observation)
+                    upsert_observation(connection, project, &observation, None)
                 })?;
             }
         }
         EntityKind::Score => {}
     }
     Ok(())
+}
+
+/// How one touched entity of a request is written.
+enum Plan {
+    /// An OTLP span alone: its row, with the snapshot's sequence, and no log entry.
+    Snapshot(Box<glassbox_model::Observation>, i64),
+    /// Log the events and re-fold the entity from its whole log.
+    General,
+}
+
+/// Decides how an entity's events of this request are written; a snapshot kept as its
+/// row alone goes into the log first when it is about to be merged with other events.
+fn plan(
+    connection: &Connection,
+    project: &ProjectId,
+    kind: EntityKind,
+    entity_id: &str,
+    events: &[LoggedEvent],
+) -> StoreResult<Plan> {
+    if kind != EntityKind::Observation {
+        return Ok(Plan::General);
+    }
+    let mark = profile::time(Phase::Load, || {
+        crate::snapshots::stored_mark(connection, project, entity_id)
+    })?;
+    if let [only] = events
+        && only.event.snapshot
+    {
+        // A replay of the stored snapshot keeps its first arrival, as a logged replay does.
+        let first = match &mark {
+            None => Some((only.received_at, only.sequence)),
+            Some(stored) => match stored.sequence {
+                Some(sequence)
+                    if crate::snapshots::stored_event_id(stored, entity_id)
+                        == only.event.event_id =>
+                {
+                    Some((stored.created_at, sequence))
+                }
+                _ => None,
+            },
+        };
+        if let Some((received_at, sequence)) = first {
+            let alone = [LoggedEvent {
+                event: only.event.clone(),
+                received_at,
+                sequence,
+            }];
+            if let Some(observation) =
+                profile::time(Phase::Fold, || fold_observation(entity_id, &alone))
+                && crate::snapshots::representable(&only.event, &observation)
+            {
+                return Ok(Plan::Snapshot(Box::new(observation), sequence));
+            }
+        }
+    }
+    if let Some(sequence) = mark.and_then(|stored| stored.sequence) {
+        profile::time(Phase::Log, || {
+            match crate::snapshots::logged_event(connection, project, entity_id, sequence)? {
+                Some(snapshot) => log_event(connection, project, &snapshot),
+                None => Ok(()),
+            }
+        })?;
+    }
+    Ok(Plan::General)
+}
+
+fn write_snapshot(
+    connection: &Connection,
+    project: &ProjectId,
+    mut observation: glassbox_model::Observation,
+    sequence: i64,
+) -> StoreResult<()> {
+    profile::time(Phase::Prompt, || {
+        crate::prompts::link_prompt(connection, project, &mut observation)
+    })?;
+    profile::time(Phase::Derived, || {
+        crate::derived::observation_folded(connection, project, &mut observation)
+    })?;
+    profile::time(Phase::Upsert, || {
+        upsert_observation(connection, project, &observation, Some(sequence))
+    })
 }
 
 pub(crate) fn apply_events(
@@ -228,7 +310,6 @@ pub(crate) fn apply_events(
             outcomes.push(apply_score(connection, project, &logged)?);
             continue;
         }
-        profile::time(Phase::Log, || log_event(connection, project, &logged))?;
         let key = (logged.event.kind, logged.event.entity_id.clone());
         let entry = logged_events.entry(key.clone()).or_default();
         if entry.is_empty() {
@@ -237,13 +318,41 @@ pub(crate) fn apply_events(
         entry.push(logged);
         outcomes.push(Ok(()));
     }
+    let mut plans = Vec::with_capacity(touched.len());
+    for key in &touched {
+        let events = logged_events.get(key).map(Vec::as_slice).unwrap_or(&[]);
+        let plan = plan(connection, project, key.0, &key.1, events)?;
+        if let Plan::General = plan {
+            for logged in events {
+                profile::time(Phase::Log, || log_event(connection, project, logged))?;
+            }
+        }
+        plans.push(plan);
+    }
+    let last_snapshot = plans
+        .iter()
+        .filter_map(|plan| match plan {
+            Plan::Snapshot(_, sequence) => Some(*sequence),
+            Plan::General => None,
+        })
+        .max();
+    if let Some(last) = last_snapshot {
+        crate::snapshots::remember_sequence(connection, last)?;
+    }
     crate::derived::batched(connection, || {
-        for key in &touched {
-            let known: Vec<&LoggedEvent> = logged_events
-                .get(key)
-                .map(|events| events.iter().collect())
-                .unwrap_or_default();
-            refold(connection, project, key.0, &key.1, &known)?;
+        for (key, plan) in touched.iter().zip(plans) {
+            match plan {
+                Plan::Snapshot(observation, sequence) => {
+                    write_snapshot(connection, project, *observation, sequence)?;
+                }
+                Plan::General => {
+                    let known: Vec<&LoggedEvent> = logged_events
+                        .get(key)
+                        .map(|events| events.iter().collect())
+                        .unwrap_or_default();
+                    refold(connection, project, key.0, &key.1, &known)?;
+                }
+            }
         }
         Ok(())
     })?;

@@ -543,16 +543,20 @@ pub(crate) fn batched<T>(
         .with(|pending| pending.borrow_mut().take())
         .unwrap_or_default();
     let value = result?;
-    for ((index, project, address), changes) in cells {
-        let changes: Vec<(&Fact, i64)> = changes.iter().map(|(fact, sign)| (fact, *sign)).collect();
-        apply_cell(
-            connection,
-            &ProjectId(project),
-            &ROLLUPS[index],
-            &address,
-            &changes,
-        )?;
-    }
+    crate::profile::time(crate::profile::Phase::Derived, || {
+        for ((index, project, address), changes) in cells {
+            let changes: Vec<(&Fact, i64)> =
+                changes.iter().map(|(fact, sign)| (fact, *sign)).collect();
+            apply_cell(
+                connection,
+                &ProjectId(project),
+                &ROLLUPS[index],
+                &address,
+                &changes,
+            )?;
+        }
+        Ok::<(), glassbox_store::StoreError>(())
+    })?;
     Ok(value)
 }
 
@@ -848,6 +852,7 @@ mod tests {
             kind: EntityKind::Observation,
             entity_id: format!("g{index}"),
             body,
+            snapshot: false,
         }
     }
 

@@ -80,6 +80,32 @@ const PAYLOAD_COLUMNS: &[(&str, &str)] = &[
 /// The event log's body, which may be stored as a body blob (`payloads::store_body`).
 const EVENT_BODY: (&str, &str) = ("ingest_events", "body");
 
+/// Columns of the embedded schema's own bookkeeping, not copied.
+const SQLITE_ONLY_COLUMNS: &[(&str, &str)] = &[("observations", "snapshot_sequence")];
+
+/// The event-log rows that observations kept as their row alone stand for (an OTLP span
+/// not logged, `snapshots.rs`): the PostgreSQL backend folds from its log, so the copy of
+/// `ingest_events` carries them as logged events; `body` is rebuilt from the row in Rust
+/// (`gb_snapshot` names the observation). The event id is
+/// `glassbox_model::ingest::otlp_observation_event_id`, in SQL so that it orders the copy.
+const SNAPSHOT_EVENTS: &str = "SELECT project_id, 'observation' AS entity_kind, id AS entity_id, \
+    'otel:' || trace_id || ':' || id AS event_id, 'observation-create' AS event_type, \
+    start_time AS timestamp, created_at AS received_at, snapshot_sequence AS sequence, \
+    NULL AS body, id AS gb_snapshot FROM observations WHERE snapshot_sequence IS NOT NULL";
+
+/// The columns of `ingest_events` that [`SNAPSHOT_EVENTS`] gives, in its order.
+const EVENT_COLUMNS: [&str; 9] = [
+    "project_id",
+    "entity_kind",
+    "entity_id",
+    "event_id",
+    "event_type",
+    "timestamp",
+    "received_at",
+    "sequence",
+    "body",
+];
+
 /// A table to copy.
 #[derive(Debug, Clone)]
 pub struct ExportTable {
@@ -191,7 +217,14 @@ impl SqliteExport {
         if info.is_empty() {
             return Err(format!("the embedded database has no table {name}"));
         }
-        let columns: Vec<String> = info.iter().map(|(column, _)| column.clone()).collect();
+        let columns: Vec<String> = info
+            .iter()
+            .map(|(column, _)| column.clone())
+            .filter(|column| !SQLITE_ONLY_COLUMNS.contains(&(name, column.as_str())))
+            .collect();
+        if name == "ingest_events" && columns != EVENT_COLUMNS {
+            return Err("ingest_events has other columns than the exporter knows".to_owned());
+        }
         let mut key: Vec<(i64, String)> = info
             .iter()
             .filter(|(_, position)| *position > 0)
@@ -206,7 +239,7 @@ impl SqliteExport {
         let rows: i64 = self
             .connection
             .query_row(
-                &format!("SELECT COUNT(*) FROM {}", quote(name)),
+                &format!("SELECT COUNT(*) FROM {}", self.source(name)),
                 [],
                 |row| row.get(0),
             )
@@ -217,6 +250,30 @@ impl SqliteExport {
             key_columns,
             rows: u64::try_from(rows).unwrap_or(0),
         })
+    }
+
+    /// What a table's rows are read from: the table, and for the event log also the
+    /// events of observations kept as their row alone.
+    fn source(&self, name: &str) -> String {
+        if name == "ingest_events" {
+            format!(
+                "(SELECT {}, NULL AS gb_snapshot FROM ingest_events UNION ALL {SNAPSHOT_EVENTS})",
+                EVENT_COLUMNS.join(", ")
+            )
+        } else {
+            quote(name)
+        }
+    }
+
+    /// The body of the snapshot event an observation row stands for, as JSON text.
+    fn snapshot_body(&self, project: &str, id: &str, sequence: i64) -> Result<CopyValue, String> {
+        let project = glassbox_model::ProjectId(project.to_owned());
+        let event = crate::snapshots::logged_event(&self.connection, &project, id, sequence)
+            .map_err(|error| format!("rebuilding the span event of observation {id}: {error:?}"))?
+            .ok_or_else(|| format!("observation {id} went away during the export"))?;
+        Ok(CopyValue::Text(
+            serde_json::Value::Object(event.event.body).to_string(),
+        ))
     }
 
     /// Up to `limit` rows of the table strictly after `after` (a key returned by an
@@ -239,9 +296,11 @@ impl SqliteExport {
             .map(|column| quote(column))
             .collect::<Vec<_>>()
             .join(", ");
+        let snapshots = table.name == "ingest_events";
         let mut sql = format!(
-            "SELECT {key_list}, {column_list} FROM {}",
-            quote(table.name)
+            "SELECT {key_list}, {column_list}{} FROM {}",
+            if snapshots { ", gb_snapshot" } else { "" },
+            self.source(table.name)
         );
         let mut bound: Vec<rusqlite::types::Value> = Vec::new();
         if let Some(after) = after {
@@ -285,9 +344,20 @@ impl SqliteExport {
                 ),
                 None => None,
             };
+            let snapshot: Option<String> = if snapshots {
+                row.get(key_width + table.columns.len())
+                    .map_err(failed(&context))?
+            } else {
+                None
+            };
             let mut values = Vec::with_capacity(table.columns.len());
             for (offset, column) in table.columns.iter().enumerate() {
                 let stored = row.get_ref(key_width + offset).map_err(failed(&context))?;
+                if let (Some(id), "body", Some(project)) = (&snapshot, column.as_str(), &project) {
+                    let sequence: i64 = row.get(key_width + 7).map_err(failed(&context))?;
+                    values.push(self.snapshot_body(project, id, sequence)?);
+                    continue;
+                }
                 values.push(self.logical_value(table.name, column, project.as_deref(), stored)?);
             }
             chunk.last_key = key;
@@ -425,6 +495,80 @@ mod tests {
         let exported_body: serde_json::Value =
             serde_json::from_str(&text_of("ingest_events", "body")).unwrap();
         assert_eq!(exported_body, body);
+    }
+
+    /// An OTLP span kept as its row alone is exported as the event it stands for, in
+    /// key order among the logged events, and the row without its bookkeeping column.
+    #[tokio::test]
+    async fn spans_kept_as_rows_are_exported_as_their_events() {
+        use glassbox_model::ingest::{EntityKind, IngestEvent, otlp_observation_event_id};
+        use glassbox_store::IngestStore;
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let project = glassbox_model::ProjectId("p".to_owned());
+        let body = json!({"traceId": "t", "type": "SPAN", "name": "n", "startTime": 5,
+                          "endTime": 9, "environment": "default", "level": "DEFAULT",
+                          "input": "i".repeat(2_000), "metadata": {"k": "v"}});
+        let event = |trace_id: &str, span_id: &str, snapshot: bool| IngestEvent {
+            event_id: otlp_observation_event_id(trace_id, span_id),
+            event_type: "observation-create".into(),
+            timestamp: 5,
+            kind: EntityKind::Observation,
+            entity_id: span_id.into(),
+            body: body.as_object().unwrap().clone(),
+            snapshot,
+        };
+        // "a" and "c" kept as rows, "b" logged: the copy interleaves them in key order.
+        let events = vec![
+            event("t", "a", true),
+            event("t", "b", false),
+            event("t", "c", true),
+        ];
+        store.ingest(&project, events).await.unwrap();
+        store.shutdown();
+
+        let export = SqliteExport::open(dir.path()).expect("export");
+        let observations = export.table("observations").unwrap();
+        assert!(
+            !observations
+                .columns
+                .contains(&"snapshot_sequence".to_owned())
+        );
+        let log = export.table("ingest_events").unwrap();
+        assert_eq!(log.rows, 3);
+        let mut rows = Vec::new();
+        let mut after = None;
+        while let Some(chunk) = export.chunk_after(&log, after.as_deref(), 2).unwrap() {
+            rows.extend(chunk.rows);
+            after = Some(chunk.last_key);
+        }
+        let column = |name: &str| {
+            log.columns
+                .iter()
+                .position(|column| column == name)
+                .unwrap()
+        };
+        let ids: Vec<&CopyValue> = rows.iter().map(|row| &row[column("event_id")]).collect();
+        assert_eq!(
+            ids,
+            ["otel:t:a", "otel:t:b", "otel:t:c"]
+                .map(|id| CopyValue::Text(id.into()))
+                .iter()
+                .collect::<Vec<_>>()
+        );
+        let CopyValue::Text(exported) = &rows[0][column("body")] else {
+            panic!("body: {:?}", rows[0][column("body")]);
+        };
+        let exported: serde_json::Value = serde_json::from_str(exported).unwrap();
+        assert_eq!(exported, body);
+        assert_eq!(
+            rows[0][column("event_type")],
+            CopyValue::Text("observation-create".into())
+        );
+        assert_eq!(rows[0][column("timestamp")], CopyValue::Integer(5));
+        assert_eq!(rows[0][column("sequence")], CopyValue::Integer(1));
+        assert_eq!(rows[2][column("sequence")], CopyValue::Integer(3));
     }
 
     #[test]

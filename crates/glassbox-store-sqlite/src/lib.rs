@@ -30,6 +30,7 @@ mod reads;
 mod recompute;
 mod rows;
 mod score_configs;
+mod snapshots;
 mod sql;
 mod ui_views;
 mod user_views;
@@ -57,20 +58,30 @@ pub struct SqliteStore {
     media_dir: PathBuf,
 }
 
+/// Options of [`SqliteStore::open_with`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenOptions {
+    /// Sum the writer's time per write-path phase and log it (target `glassbox::profile`).
+    pub profile_writer: bool,
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir` and applies migrations.
     pub fn open(data_dir: &Path) -> Result<Arc<SqliteStore>, String> {
+        Self::open_with(data_dir, OpenOptions::default())
+    }
+
+    /// [`SqliteStore::open`] with options.
+    pub fn open_with(data_dir: &Path, options: OpenOptions) -> Result<Arc<SqliteStore>, String> {
+        if options.profile_writer {
+            profile::enable();
+        }
         std::fs::create_dir_all(data_dir)
             .map_err(|error| format!("creating data directory {}: {error}", data_dir.display()))?;
         let path: PathBuf = data_dir.join(DATABASE_FILE);
         let connection = open_writer(&path)?;
         let media_dir = media::prepare_media_dir(data_dir)?;
-        let last_sequence: i64 = connection
-            .query_row(
-                "SELECT COALESCE(MAX(sequence), 0) FROM ingest_events",
-                [],
-                |row| row.get(0),
-            )
+        let last_sequence: i64 = snapshots::last_sequence(&connection)
             .map_err(|error| format!("reading the event log: {error}"))?;
         derived::rebuild_if_needed(&connection)?;
         let writer = Arc::new(Writer::start(connection));
@@ -91,5 +102,7 @@ impl SqliteStore {
 
 #[cfg(test)]
 mod payload_tests;
+#[cfg(test)]
+mod snapshot_tests;
 #[cfg(test)]
 mod tests;

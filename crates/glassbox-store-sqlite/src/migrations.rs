@@ -19,6 +19,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_datasets.sql")),
     (8, include_str!("../migrations/0008_ui_sessions.sql")),
     (9, include_str!("../migrations/0009_payloads.sql")),
+    (
+        10,
+        include_str!("../migrations/0010_observation_snapshots.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

@@ -22,6 +22,7 @@ fn event(id: &str, kind: EntityKind, entity: &str, event_type: &str, body: Value
         kind,
         entity_id: entity.into(),
         body,
+        snapshot: false,
     }
 }
 

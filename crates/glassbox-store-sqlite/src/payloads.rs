@@ -169,6 +169,22 @@ fn put_part(
 ) -> StoreResult<[u8; ADDRESS_LEN]> {
     let address = address(text);
     LOGICAL.fetch_add(text.len() as u64, Ordering::Relaxed);
+    // Prepared beside the writer: one INSERT OR IGNORE, no lookup first.
+    if let Some(data) = PREPARED.with(|prepared| prepared.borrow_mut().remove(&address)) {
+        let inserted = connection
+            .prepare_cached(
+                "INSERT OR IGNORE INTO payloads (project_id, hash, data) VALUES (?1, ?2, ?3)",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![project.as_str(), &address[..], data])
+            })
+            .map_err(internal)?;
+        if inserted > 0 {
+            UNIQUE.fetch_add(text.len() as u64, Ordering::Relaxed);
+            STORED.fetch_add(data.len() as u64, Ordering::Relaxed);
+        }
+        return Ok(address);
+    }
     let exists = connection
         .prepare_cached("SELECT 1 FROM payloads WHERE project_id = ?1 AND hash = ?2")
         .and_then(|mut statement| {
@@ -179,9 +195,7 @@ fn put_part(
         .map_err(internal)?
         .is_some();
     if !exists {
-        let data = PREPARED
-            .with(|prepared| prepared.borrow_mut().remove(&address))
-            .unwrap_or_else(|| encode_data(text));
+        let data = encode_data(text);
         UNIQUE.fetch_add(text.len() as u64, Ordering::Relaxed);
         STORED.fetch_add(data.len() as u64, Ordering::Relaxed);
         connection

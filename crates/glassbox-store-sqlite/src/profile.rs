@@ -1,10 +1,10 @@
 //! Cheap writer-thread profile: nanoseconds spent per phase of the write path, summed
 //! over commits and logged (tracing `warn`, target `glassbox::profile`) every
-//! [`REPORT_EVERY`] commits. Off unless `GLASSBOX_PROFILE_WRITER=1`; when off, each
-//! probe costs one relaxed load of a cached flag.
+//! [`REPORT_EVERY`] commits. Off unless the store was opened with
+//! [`crate::OpenOptions::profile_writer`] (glassbox-server sets it from
+//! `GLASSBOX_PROFILE_WRITER=1`); when off, each probe costs one relaxed load of a flag.
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 /// Commits between two reports.
@@ -47,10 +47,15 @@ static REQUESTS: AtomicU64 = AtomicU64::new(0);
 static EVENTS: AtomicU64 = AtomicU64::new(0);
 static WALL: AtomicU64 = AtomicU64::new(0);
 
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Turns profiling on for the process (a store opened with `profile_writer`).
+pub(crate) fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
+
 pub(crate) fn enabled() -> bool {
-    static ENABLED: OnceLock<bool> = OnceLock::new();
-    *ENABLED
-        .get_or_init(|| std::env::var("GLASSBOX_PROFILE_WRITER").is_ok_and(|value| value == "1"))
+    ENABLED.load(Ordering::Relaxed)
 }
 
 /// Runs `work`, adding its duration to `phase` when profiling is on.
@@ -79,7 +84,7 @@ pub(crate) fn committed(requests: usize, wall: std::time::Duration) {
     REQUESTS.fetch_add(requests as u64, Ordering::Relaxed);
     WALL.fetch_add(wall.as_nanos() as u64, Ordering::Relaxed);
     let commits = COMMITS.fetch_add(1, Ordering::Relaxed) + 1;
-    if commits % REPORT_EVERY == 0 {
+    if commits.is_multiple_of(REPORT_EVERY) {
         tracing::warn!(target: "glassbox::profile", "{}", report());
     }
 }

@@ -256,7 +256,9 @@ fn advance(connection: &Connection, job: &OpenJob) -> StoreResult<()> {
             price_observation(connection, &job.project, &mut after)?;
             if after != before {
                 observation_changed(connection, &job.project, Some(before.start_time), &after)?;
-                upsert_observation(connection, &job.project, &after)?;
+                let snapshot = crate::snapshots::stored_mark(connection, &job.project, &after.id)?
+                    .and_then(|mark| mark.sequence);
+                upsert_observation(connection, &job.project, &after, snapshot)?;
                 updated += 1;
             }
             processed += 1;

@@ -186,10 +186,13 @@ fn observation_with(
     })
 }
 
+/// Writes the row. `snapshot_sequence`: the row stands for an unlogged snapshot event
+/// with that sequence (`snapshots.rs`); `None` when its events are logged.
 pub(crate) fn upsert_observation(
     connection: &Connection,
     project: &ProjectId,
     observation: &Observation,
+    snapshot_sequence: Option<i64>,
 ) -> StoreResult<()> {
     let values: Vec<SqlValue> = vec![
         project.as_str().to_owned().into(),
@@ -222,6 +225,7 @@ pub(crate) fn upsert_observation(
         observation.created_at.into(),
         observation.updated_at.into(),
         i64::from(observation.is_app_root).into(),
+        snapshot_sequence.into(),
     ];
     connection
         .prepare_cached(
@@ -229,8 +233,8 @@ pub(crate) fn upsert_observation(
              start_time, end_time, completion_start_time, environment, metadata, level, status_message, version, \
              input, output, model, internal_model_id, model_parameters, provided_usage_details, usage_details, \
              provided_cost_details, cost_details, total_cost, prompt_id, prompt_name, prompt_version, created_at, \
-             updated_at, is_app_root) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-             ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
+             updated_at, is_app_root, snapshot_sequence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+             ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
         )
         .and_then(|mut statement| statement.execute(rusqlite::params_from_iter(values)))
         .map_err(internal)?;

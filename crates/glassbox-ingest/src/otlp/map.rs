@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use glassbox_model::Micros;
 use glassbox_model::environment::normalize_environment;
-use glassbox_model::ingest::{EntityKind, IngestEvent};
+use glassbox_model::ingest::{EntityKind, IngestEvent, otlp_observation_event_id};
 
 use super::attributes::{Attributes, SpanView};
 use super::io::observation_io;
@@ -231,12 +231,14 @@ fn convert_span(
         put(&mut body, "isAppRoot", true);
     }
     let observation = IngestEvent {
-        event_id: format!("otel:{trace_id}:{span_id}"),
+        event_id: otlp_observation_event_id(&trace_id, &span_id),
         event_type: "observation-create".to_owned(),
         timestamp: start,
         kind: EntityKind::Observation,
         entity_id: span_id.clone(),
         body,
+        // A span is exported once with its final state; a re-sent span replaces itself.
+        snapshot: true,
     };
 
     let trace = trace_attributes(view);
@@ -285,6 +287,7 @@ fn convert_span(
         kind: EntityKind::Trace,
         entity_id: trace_id,
         body: trace_body,
+        snapshot: false,
     };
     Ok(vec![observation, trace_event])
 }
