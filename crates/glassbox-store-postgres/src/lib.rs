@@ -33,8 +33,8 @@ mod reads;
 mod recompute;
 mod rows;
 mod score_configs;
-mod startup;
 mod sql;
+mod startup;
 mod ui_views;
 mod usage_sql;
 mod user_views;
@@ -91,13 +91,23 @@ impl PgStore {
                 .connect_with(options.clone())
                 .await
                 .map_err(|error| format!("connecting to PostgreSQL: {error}"))?;
+            // Two concurrent `CREATE SCHEMA IF NOT EXISTS` of one name can both miss it
+            // and one then fails on the catalog's unique index: processes starting
+            // together on a new schema take turns.
+            let creating = |error: sqlx::Error| format!("creating schema {schema}: {error}");
+            let mut transaction = admin.begin().await.map_err(creating)?;
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext('glassbox:create-schema'))")
+                .execute(&mut *transaction)
+                .await
+                .map_err(creating)?;
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "CREATE SCHEMA IF NOT EXISTS \"{}\"",
                 schema.replace('"', "\"\"")
             )))
-            .execute(&admin)
+            .execute(&mut *transaction)
             .await
-            .map_err(|error| format!("creating schema {schema}: {error}"))?;
+            .map_err(creating)?;
+            transaction.commit().await.map_err(creating)?;
             admin.close().await;
             options = options.options([("search_path", schema.as_str())]);
         }

@@ -523,7 +523,42 @@ fn cell_address(rollup: &Rollup, fact: &Fact) -> (Micros, Vec<Option<String>>) {
 /// address) → (fact, sign) changes, applied once per cell by [`batched`].
 type PendingCells = HashMap<(usize, String, (Micros, Vec<Option<String>>)), Vec<(Fact, i64)>>;
 
+/// Writes the facts of a request's observations, gathered by [`observation_changed`]:
+/// after every fold of the request, so each takes its trace's final fields (read once
+/// per trace) and is written once, in key order; a fact its trace's fold rewrote in the
+/// meantime is the `old` one replaced here.
+fn write_facts(
+    connection: &Connection,
+    mut facts: Vec<(ProjectId, Option<Micros>, Fact)>,
+) -> StoreResult<()> {
+    facts.sort_by(|a, b| (&a.0.0, a.2.start_time, &a.2.id).cmp(&(&b.0.0, b.2.start_time, &b.2.id)));
+    let mut dims: HashMap<(String, String), TraceDims> = HashMap::new();
+    for (project, previous_start, mut fact) in facts {
+        let key = (project.as_str().to_owned(), fact.trace_id.clone());
+        fact.trace = match dims.get(&key) {
+            Some(found) => found.clone(),
+            None => {
+                let found = trace_dims(connection, &project, &fact.trace_id)?;
+                dims.insert(key, found.clone());
+                found
+            }
+        };
+        let old = match previous_start {
+            Some(start) => load_fact(connection, &project, start, &fact.id)?,
+            None => None,
+        };
+        replace_fact(connection, &project, old.as_ref(), Some(&fact))?;
+    }
+    Ok(())
+}
+
+/// A request's observation facts waiting for [`write_facts`]: (project, start of the
+/// stored row before the fold, fact without its trace fields).
+type PendingFacts = Vec<(ProjectId, Option<Micros>, Fact)>;
+
 thread_local! {
+    /// Set while the writer thread runs [`batched`]: facts wait here.
+    static PENDING_FACTS: std::cell::RefCell<Option<PendingFacts>> = const { std::cell::RefCell::new(None) };
     /// Set while the writer thread runs [`batched`]: cell changes wait here.
     static PENDING: std::cell::RefCell<Option<PendingCells>> = const { std::cell::RefCell::new(None) };
 }
@@ -538,7 +573,17 @@ pub(crate) fn batched<T>(
     work: impl FnOnce() -> StoreResult<T>,
 ) -> StoreResult<T> {
     PENDING.with(|pending| *pending.borrow_mut() = Some(HashMap::new()));
+    PENDING_FACTS.with(|pending| *pending.borrow_mut() = Some(Vec::new()));
     let result = work();
+    let facts = PENDING_FACTS
+        .with(|pending| pending.borrow_mut().take())
+        .unwrap_or_default();
+    let result = result.and_then(|value| {
+        crate::profile::time(crate::profile::Phase::Derived, || {
+            write_facts(connection, facts)
+        })?;
+        Ok(value)
+    });
     let cells = PENDING
         .with(|pending| pending.borrow_mut().take())
         .unwrap_or_default();
@@ -705,23 +750,46 @@ pub(crate) fn observation_folded(
     project: &ProjectId,
     observation: &mut Observation,
 ) -> StoreResult<()> {
-    price_observation(connection, project, observation)?;
     let previous_start: Option<Micros> = query_optional(
         connection,
         "SELECT start_time FROM observations WHERE project_id = ?1 AND id = ?2",
         params![project.as_str(), observation.id],
         |row| row.get(0),
     )?;
+    observation_folded_after(connection, project, observation, previous_start)
+}
+
+/// [`observation_folded`] when the caller knows the stored row's start (`None`: no row).
+pub(crate) fn observation_folded_after(
+    connection: &Connection,
+    project: &ProjectId,
+    observation: &mut Observation,
+    previous_start: Option<Micros>,
+) -> StoreResult<()> {
+    price_observation(connection, project, observation)?;
     observation_changed(connection, project, previous_start, observation)
 }
 
 /// Replaces the fact of an observation whose stored row had `previous_start` (if any).
+/// Inside [`batched`] the fact waits for the end of the request (see [`PENDING_FACTS`]).
 pub(crate) fn observation_changed(
     connection: &Connection,
     project: &ProjectId,
     previous_start: Option<Micros>,
     observation: &Observation,
 ) -> StoreResult<()> {
+    let deferred = PENDING_FACTS.with(|pending| {
+        let mut pending = pending.borrow_mut();
+        let Some(facts) = pending.as_mut() else {
+            return false;
+        };
+        let fact = Fact::of(observation, TraceDims::default());
+        facts.push((project.clone(), previous_start, fact));
+        true
+    });
+    if deferred {
+        return Ok(());
+    }
     let old = match previous_start {
         Some(start) => load_fact(connection, project, start, &observation.id)?,
         None => None,
@@ -868,6 +936,87 @@ mod tests {
             .query_metrics(&ProjectId("p".into()), &query, MetricsOptions::default())
             .await
             .unwrap()
+    }
+
+    fn trace(id: &str, user: &str, number: i64) -> IngestEvent {
+        IngestEvent {
+            event_id: format!("{id}-{user}-{number}"),
+            event_type: "trace-create".into(),
+            timestamp: 1_740_823_200_000_000 + number,
+            kind: EntityKind::Trace,
+            entity_id: id.into(),
+            body: json!({"id": id, "userId": user, "name": format!("trace-{user}")})
+                .as_object()
+                .unwrap()
+                .clone(),
+            snapshot: false,
+        }
+    }
+
+    fn dump(dir: &std::path::Path, sql: &str) -> Vec<String> {
+        let connection = rusqlite::Connection::open(dir.join(crate::DATABASE_FILE)).unwrap();
+        let mut statement = connection.prepare(sql).unwrap();
+        let width = statement.column_count();
+        statement
+            .query_map([], |row| {
+                let values: Vec<String> = (0..width)
+                    .map(|index| match row.get_ref(index).unwrap() {
+                        rusqlite::types::ValueRef::Text(text) => {
+                            String::from_utf8_lossy(text).into_owned()
+                        }
+                        // Costs are compared to 12 digits: the rebuild prices again.
+                        rusqlite::types::ValueRef::Real(real) => format!("{real:.12e}"),
+                        other => format!("{other:?}"),
+                    })
+                    .collect();
+                Ok(values.join("|"))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// Facts are written at the end of each request (after its traces are folded): they
+    /// match the ones rebuilt from the stored rows, whatever the order of trace and
+    /// observation events within and across requests.
+    #[tokio::test]
+    async fn facts_written_per_request_follow_their_traces() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let project = ProjectId("p".into());
+        let mut first: Vec<IngestEvent> = (0..12).map(generation).collect();
+        first.insert(3, trace("t1", "alice", 1));
+        first.push(trace("t0", "bob", 2));
+        first.push(trace("t1", "carol", 3));
+        store.ingest(&project, first).await.unwrap();
+        let mut second = vec![trace("t2", "dave", 4)];
+        second.extend((8..16).map(generation));
+        second.push(trace("t0", "erin", 5));
+        store.ingest(&project, second).await.unwrap();
+        store
+            .ingest(&project, vec![trace("t3", "frank", 6)])
+            .await
+            .unwrap();
+        let facts_sql = "SELECT * FROM observation_facts ORDER BY project_id, start_time, id";
+        let users_sql = "SELECT project_id, bucket, environment, user_id, rows, input_tokens \
+                         FROM rollup_users_daily ORDER BY 1, 2, 3, 4";
+        let facts = dump(dir.path(), facts_sql);
+        assert_eq!(facts.len(), 16);
+        assert!(facts.iter().any(|fact| fact.contains("erin")));
+        let users = dump(dir.path(), users_sql);
+        store.shutdown();
+        drop(store);
+        let connection = rusqlite::Connection::open(dir.path().join(crate::DATABASE_FILE)).unwrap();
+        connection
+            .execute_batch(
+                "DELETE FROM observation_facts; DELETE FROM rollup_observations_daily; DELETE FROM rollup_users_daily; \
+                 INSERT OR REPLACE INTO derived_state (name, value) VALUES ('rebuild_metrics', 1);",
+            )
+            .unwrap();
+        drop(connection);
+        SqliteStore::open(dir.path()).unwrap().shutdown();
+        assert_eq!(dump(dir.path(), facts_sql), facts);
+        assert_eq!(dump(dir.path(), users_sql), users);
     }
 
     #[tokio::test]

@@ -106,6 +106,48 @@ const EVENT_COLUMNS: [&str; 9] = [
     "body",
 ];
 
+/// The rows of one chunk of `ingest_events` after `after`: the logged events and the
+/// events of observations kept as their row alone ([`SNAPSHOT_EVENTS`]), each side
+/// bounded and limited through its own key index so that a chunk does not sort the rest
+/// of the log. The caller filters and orders the union by the full key.
+fn event_chunk_source(
+    after: Option<&[CopyValue]>,
+    limit: u32,
+    bound: &mut Vec<rusqlite::types::Value>,
+) -> String {
+    let key = "project_id, entity_kind, entity_id, event_id";
+    let mut logged = format!(
+        "SELECT {}, NULL AS gb_snapshot FROM ingest_events",
+        EVENT_COLUMNS.join(", ")
+    );
+    let mut kept = SNAPSHOT_EVENTS.to_owned();
+    if let Some([project, kind, entity, _]) = after {
+        logged.push_str(&format!(" WHERE ({key}) > (?, ?, ?, ?)"));
+        bound.extend(after.into_iter().flatten().map(to_sqlite));
+        // Observations sort by (project_id, id) among the events of their project.
+        match kind {
+            CopyValue::Text(kind) if kind.as_str() < "observation" => {
+                kept.push_str(" AND project_id >= ?");
+                bound.push(to_sqlite(project));
+            }
+            CopyValue::Text(kind) if kind.as_str() == "observation" => {
+                kept.push_str(" AND (project_id, id) >= (?, ?)");
+                bound.push(to_sqlite(project));
+                bound.push(to_sqlite(entity));
+            }
+            _ => {
+                kept.push_str(" AND project_id > ?");
+                bound.push(to_sqlite(project));
+            }
+        }
+    }
+    format!(
+        "(SELECT * FROM ({logged} ORDER BY {key} LIMIT {limit}) UNION ALL \
+         SELECT * FROM ({kept} ORDER BY project_id, id LIMIT {}))",
+        u64::from(limit) + 1
+    )
+}
+
 /// A table to copy.
 #[derive(Debug, Clone)]
 pub struct ExportTable {
@@ -297,16 +339,20 @@ impl SqliteExport {
             .collect::<Vec<_>>()
             .join(", ");
         let snapshots = table.name == "ingest_events";
-        let mut sql = format!(
-            "SELECT {key_list}, {column_list}{} FROM {}",
-            if snapshots { ", gb_snapshot" } else { "" },
-            self.source(table.name)
-        );
+        if after.is_some_and(|after| after.len() != table.key_columns.len()) {
+            return Err(format!("resume key of {} has the wrong length", table.name));
+        }
         let mut bound: Vec<rusqlite::types::Value> = Vec::new();
+        let source = if snapshots {
+            event_chunk_source(after, limit, &mut bound)
+        } else {
+            quote(table.name)
+        };
+        let mut sql = format!(
+            "SELECT {key_list}, {column_list}{} FROM {source}",
+            if snapshots { ", gb_snapshot" } else { "" },
+        );
         if let Some(after) = after {
-            if after.len() != table.key_columns.len() {
-                return Err(format!("resume key of {} has the wrong length", table.name));
-            }
             let placeholders = vec!["?"; after.len()].join(", ");
             sql.push_str(&format!(" WHERE ({key_list}) > ({placeholders})"));
             bound.extend(after.iter().map(to_sqlite));
@@ -519,10 +565,16 @@ mod tests {
             body: body.as_object().unwrap().clone(),
             snapshot,
         };
-        // "a" and "c" kept as rows, "b" logged: the copy interleaves them in key order.
+        // "a" and "c" kept as rows, "b" and the trace event logged: the copy interleaves
+        // them in key order, across chunks of two.
+        let mut trace = event("t", "t", false);
+        trace.kind = EntityKind::Trace;
+        trace.event_type = "trace-create".into();
+        trace.event_id = "trace-event".into();
         let events = vec![
             event("t", "a", true),
             event("t", "b", false),
+            trace,
             event("t", "c", true),
         ];
         store.ingest(&project, events).await.unwrap();
@@ -536,7 +588,7 @@ mod tests {
                 .contains(&"snapshot_sequence".to_owned())
         );
         let log = export.table("ingest_events").unwrap();
-        assert_eq!(log.rows, 3);
+        assert_eq!(log.rows, 4);
         let mut rows = Vec::new();
         let mut after = None;
         while let Some(chunk) = export.chunk_after(&log, after.as_deref(), 2).unwrap() {
@@ -552,7 +604,7 @@ mod tests {
         let ids: Vec<&CopyValue> = rows.iter().map(|row| &row[column("event_id")]).collect();
         assert_eq!(
             ids,
-            ["otel:t:a", "otel:t:b", "otel:t:c"]
+            ["otel:t:a", "otel:t:b", "otel:t:c", "trace-event"]
                 .map(|id| CopyValue::Text(id.into()))
                 .iter()
                 .collect::<Vec<_>>()
@@ -568,7 +620,7 @@ mod tests {
         );
         assert_eq!(rows[0][column("timestamp")], CopyValue::Integer(5));
         assert_eq!(rows[0][column("sequence")], CopyValue::Integer(1));
-        assert_eq!(rows[2][column("sequence")], CopyValue::Integer(3));
+        assert_eq!(rows[2][column("sequence")], CopyValue::Integer(4));
     }
 
     #[test]

@@ -233,29 +233,45 @@ pub(crate) fn store_value(
     project: &ProjectId,
     value: &Value,
 ) -> StoreResult<SqlValue> {
-    let text = value.to_string();
+    match value {
+        Value::Array(items) if !items.is_empty() => store_array(connection, project, items),
+        _ => store_text(connection, project, value.to_string()),
+    }
+}
+
+/// A value that is not a non-empty array, by its JSON text.
+fn store_text(connection: &Connection, project: &ProjectId, text: String) -> StoreResult<SqlValue> {
     if text.len() < INLINE_MAX {
         return Ok(SqlValue::Text(text));
     }
-    let mut manifest = Vec::with_capacity(64);
-    match value {
-        Value::Array(items) if !items.is_empty() => {
-            manifest.push(b'A');
-            for item in items {
-                let part = item.to_string();
-                push_part(
-                    &mut manifest,
-                    connection,
-                    project,
-                    part.as_bytes(),
-                    PART_INLINE_MAX,
-                )?;
-            }
-        }
-        _ => {
-            manifest.push(b'V');
-            push_part(&mut manifest, connection, project, text.as_bytes(), 0)?;
-        }
+    let mut manifest = Vec::with_capacity(1 + 1 + ADDRESS_LEN);
+    manifest.push(b'V');
+    push_part(&mut manifest, connection, project, text.as_bytes(), 0)?;
+    Ok(SqlValue::Blob(manifest))
+}
+
+/// A non-empty array: one part per element, each element serialised once (the array's
+/// text is `[` + the elements' texts joined by `,` + `]`).
+fn store_array(
+    connection: &Connection,
+    project: &ProjectId,
+    items: &[Value],
+) -> StoreResult<SqlValue> {
+    let parts: Vec<String> = items.iter().map(Value::to_string).collect();
+    let length = 1 + parts.iter().map(|part| part.len() + 1).sum::<usize>();
+    if length < INLINE_MAX {
+        return Ok(SqlValue::Text(format!("[{}]", parts.join(","))));
+    }
+    let mut manifest = Vec::with_capacity(1 + parts.len() * (1 + ADDRESS_LEN));
+    manifest.push(b'A');
+    for part in &parts {
+        push_part(
+            &mut manifest,
+            connection,
+            project,
+            part.as_bytes(),
+            PART_INLINE_MAX,
+        )?;
     }
     Ok(SqlValue::Blob(manifest))
 }
@@ -278,7 +294,8 @@ pub(crate) fn store_object(
     project: &ProjectId,
     object: &JsonObject,
 ) -> StoreResult<SqlValue> {
-    store_value(connection, project, &Value::Object(object.clone()))
+    let text = serde_json::to_string(object).map_err(internal)?;
+    store_text(connection, project, text)
 }
 
 fn fetch_part(connection: &Connection, project: &str, address: &[u8]) -> Result<String, String> {

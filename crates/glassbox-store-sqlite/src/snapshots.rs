@@ -5,7 +5,7 @@
 //! the row it folds to and does not log the event; the row's `snapshot_sequence` keeps the
 //! event's arrival sequence (its `created_at` keeps the arrival time). The event can then
 //! be rebuilt from the row exactly ([`snapshot_body`]): this is only done when rebuilding
-//! gives back the event's body in its canonical form ([`canonical_body`]: the keys and
+//! gives back the event's body in its canonical form (`canonical_entries`: the keys and
 //! values the merge reads, with those it ignores left out), so that any later fold sees
 //! the same events as if the snapshot had been logged. The first non-snapshot event for
 //! such an observation (or a snapshot with another event id) logs the rebuilt event first
@@ -55,6 +55,7 @@ pub(crate) struct StoredMark {
     pub sequence: Option<i64>,
     pub trace_id: String,
     pub created_at: i64,
+    pub start_time: i64,
 }
 
 /// The stored row's mark, `None` when there is no row (then nothing is logged either).
@@ -65,13 +66,15 @@ pub(crate) fn stored_mark(
 ) -> StoreResult<Option<StoredMark>> {
     query_optional(
         connection,
-        "SELECT snapshot_sequence, trace_id, created_at FROM observations WHERE project_id = ?1 AND id = ?2",
+        "SELECT snapshot_sequence, trace_id, created_at, start_time FROM observations \
+         WHERE project_id = ?1 AND id = ?2",
         params![project.as_str(), id],
         |row| {
             Ok(StoredMark {
                 sequence: row.get(0)?,
                 trace_id: row.get(1)?,
                 created_at: row.get(2)?,
+                start_time: row.get(3)?,
             })
         },
     )
@@ -118,15 +121,52 @@ pub(crate) fn event_of(observation: &Observation, sequence: i64) -> LoggedEvent 
 }
 
 /// Whether `event`, folded alone into `observation`, can be kept as the row alone: the
-/// event rebuilt from the row is the same event for the merge.
+/// event rebuilt from the row is the same event for the merge. Compares in place, without
+/// copying the (possibly large) values.
 pub(crate) fn representable(event: &IngestEvent, observation: &Observation) -> bool {
-    event.snapshot
+    if !(event.snapshot
         && event.kind == EntityKind::Observation
         && event.event_type == EVENT_TYPE
         && event.entity_id == observation.id
         && event.timestamp == observation.start_time
-        && event.event_id == otlp_observation_event_id(&observation.trace_id, &observation.id)
-        && canonical_body(&event.body) == snapshot_body(observation)
+        && event.event_id == otlp_observation_event_id(&observation.trace_id, &observation.id))
+    {
+        return false;
+    }
+    let expected = expected_entries(observation);
+    let kept = canonical_entries(&event.body);
+    kept.len() == expected.len()
+        && kept.iter().all(|(key, value)| {
+            expected
+                .iter()
+                .find(|(name, _)| name == key)
+                .is_some_and(|(_, expected)| expected.matches(value))
+        })
+}
+
+/// A value of the rebuilt body, borrowed from the row where it may be large.
+enum Expected<'a> {
+    Owned(Value),
+    Value(&'a Value),
+    Object(&'a JsonObject),
+}
+
+impl Expected<'_> {
+    fn matches(&self, value: &Value) -> bool {
+        match self {
+            Expected::Owned(owned) => owned == value,
+            Expected::Value(expected) => *expected == value,
+            Expected::Object(expected) => value.as_object() == Some(*expected),
+        }
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            Expected::Owned(owned) => owned,
+            Expected::Value(value) => value.clone(),
+            Expected::Object(object) => Value::Object(object.clone()),
+        }
+    }
 }
 
 fn is_truthy(value: &Value) -> bool {
@@ -165,13 +205,13 @@ const MAP_KEYS: [&str; 3] = [
     "modelParameters",
 ];
 
-/// An observation event body reduced to what `fold_observation` reads, each value kept
+/// The entries of an observation event body that `fold_observation` reads, each kept
 /// only where the merge would not ignore it.
-pub(crate) fn canonical_body(body: &JsonObject) -> JsonObject {
-    let mut canonical = JsonObject::new();
-    let mut keep = |key: &str, keep_it: &dyn Fn(&Value) -> bool| {
+fn canonical_entries(body: &JsonObject) -> Vec<(&str, &Value)> {
+    let mut kept: Vec<(&str, &Value)> = Vec::with_capacity(body.len());
+    let mut keep = |key: &'static str, keep_it: &dyn Fn(&Value) -> bool| {
         if let Some(value) = body.get(key).filter(|value| keep_it(value)) {
-            canonical.insert(key.to_owned(), value.clone());
+            kept.push((key, value));
         }
     };
     for key in FIRST_KEYS {
@@ -189,22 +229,28 @@ pub(crate) fn canonical_body(body: &JsonObject) -> JsonObject {
     keep("input", &is_truthy);
     keep("output", &is_truthy);
     keep("metadata", &non_empty_object);
-    if let (Some(Value::String(_)), Some(version)) =
+    if let (Some(name @ Value::String(_)), Some(version)) =
         (body.get("promptName"), body.get("promptVersion"))
         && version.as_i64().is_some()
     {
-        canonical.insert("promptName".into(), body["promptName"].clone());
-        canonical.insert("promptVersion".into(), version.clone());
+        kept.push(("promptName", name));
+        kept.push(("promptVersion", version));
     }
-    canonical
+    kept
 }
 
 /// The canonical body of the snapshot event an observation row was folded from.
 pub(crate) fn snapshot_body(observation: &Observation) -> JsonObject {
-    let mut body = JsonObject::new();
-    let mut put = |key: &str, value: Value| {
-        body.insert(key.to_owned(), value);
-    };
+    expected_entries(observation)
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value.into_value()))
+        .collect()
+}
+
+/// The entries of [`snapshot_body`], borrowing the large values.
+fn expected_entries(observation: &Observation) -> Vec<(&'static str, Expected<'_>)> {
+    let mut body: Vec<(&'static str, Expected<'_>)> = Vec::with_capacity(20);
+    let mut put = |key: &'static str, value: Value| body.push((key, Expected::Owned(value)));
     put("traceId", observation.trace_id.clone().into());
     put("startTime", observation.start_time.into());
     put("environment", observation.environment.clone().into());
@@ -233,13 +279,17 @@ pub(crate) fn snapshot_body(observation: &Observation) -> JsonObject {
         put("completionStartTime", completion.into());
     }
     put("level", observation.level.clone().into());
+    if let (Some(name), Some(version)) = (&observation.prompt_name, observation.prompt_version) {
+        put("promptName", name.clone().into());
+        put("promptVersion", version.into());
+    }
     let maps = [
         ("providedUsageDetails", &observation.provided_usage_details),
         ("providedCostDetails", &observation.provided_cost_details),
     ];
     for (key, map) in maps {
         if !map.is_empty() {
-            put(key, Value::Object(map.clone()));
+            body.push((key, Expected::Object(map)));
         }
     }
     if let Some(parameters) = observation
@@ -247,22 +297,18 @@ pub(crate) fn snapshot_body(observation: &Observation) -> JsonObject {
         .as_ref()
         .filter(|value| non_empty_object(value))
     {
-        put("modelParameters", parameters.clone());
+        body.push(("modelParameters", Expected::Value(parameters)));
     }
     for (key, value) in [
         ("input", &observation.input),
         ("output", &observation.output),
     ] {
         if let Some(value) = value.as_ref().filter(|value| is_truthy(value)) {
-            put(key, value.clone());
+            body.push((key, Expected::Value(value)));
         }
     }
     if !observation.metadata.is_empty() {
-        put("metadata", Value::Object(observation.metadata.clone()));
-    }
-    if let (Some(name), Some(version)) = (&observation.prompt_name, observation.prompt_version) {
-        put("promptName", name.clone().into());
-        put("promptVersion", version.into());
+        body.push(("metadata", Expected::Object(&observation.metadata)));
     }
     body
 }

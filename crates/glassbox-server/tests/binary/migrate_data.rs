@@ -345,6 +345,23 @@ fn an_interrupted_migration_resumes_and_every_read_answers_the_same() {
         (trace["name"] == "renamed on PostgreSQL").then_some(trace)
     });
     assert_eq!(renamed["sessionId"], "session-1");
+
+    // The OTLP span (which the embedded store may keep as its row alone, without a
+    // logged event) folds with a later update on PostgreSQL: its event was copied.
+    let late = json!({"batch": [event(
+        "span-update",
+        "2026-01-07T10:00:00.000Z",
+        json!({"id": "b7ad6b7169203331", "traceId": "0af7651916cd43dd8448eb211c80319c",
+               "output": "late output"}),
+    )]});
+    let accepted = expect(api.post_json("/api/public/ingestion", &late), 207);
+    assert_eq!(accepted["errors"], json!([]), "{accepted}");
+    let span = expect(api.get("/api/public/observations/b7ad6b7169203331"), 200);
+    assert_eq!(span["output"], "late output");
+    assert_eq!(
+        span["name"], "otlp span",
+        "the span's own fields survive: {span}"
+    );
     assert!(on_postgres.terminate().status.success());
 }
 

@@ -243,3 +243,21 @@ fn tag_shapes() {
     assert_eq!(parse_tags(&json!("42")), vec!["42"]);
     assert_eq!(parse_tags(&json!([1, true])), vec!["1", "true"]);
 }
+
+/// A span's observation event is the complete state of the observation (a snapshot the
+/// store may keep as its row alone); its trace event is an ordinary, logged update.
+#[test]
+fn the_observation_event_is_a_snapshot_and_the_trace_event_is_not() {
+    let converted = SpanBuilder::new("work").convert();
+    let observation = observation_event(&converted.events);
+    assert!(observation.snapshot);
+    assert_eq!(observation.event_type, "observation-create");
+    assert_eq!(
+        observation.event_id,
+        glassbox_model::ingest::otlp_observation_event_id(
+            observation.body["traceId"].as_str().unwrap(),
+            &observation.entity_id
+        )
+    );
+    assert!(!trace_event(&converted.events).snapshot);
+}
