@@ -31,6 +31,7 @@ use glassbox_store::{
 use crate::datasets::{
     conflict_or_internal, item_version, json_or_null, lock_item, parse_json_or_null,
 };
+use crate::event_log::{CONFLICT_ATTEMPTS, db_error, is_conflict};
 use crate::sql::{Arg, PagedSelect, Sql, Where, select_page};
 use crate::{PgStore, internal};
 
@@ -507,10 +508,23 @@ impl DatasetRunStore for PgStore {
         if records.is_empty() {
             return Ok(());
         }
-        let mut transaction = self.pool.begin().await.map_err(internal)?;
-        record_experiment_items_now(&mut transaction, project.as_str(), &records, now_micros())
-            .await?;
-        transaction.commit().await.map_err(internal)
+        // Concurrent exports of one experiment lock the run and its items; should
+        // PostgreSQL still pick this transaction as a deadlock victim, run it again.
+        let now = now_micros();
+        let mut attempt = 1;
+        loop {
+            let result = async {
+                let mut transaction = self.pool.begin().await.map_err(db_error)?;
+                record_experiment_items_now(&mut transaction, project.as_str(), &records, now)
+                    .await?;
+                transaction.commit().await.map_err(db_error)
+            }
+            .await;
+            match result {
+                Err(error) if is_conflict(&error) && attempt < CONFLICT_ATTEMPTS => attempt += 1,
+                other => return other,
+            }
+        }
     }
 
     async fn list_runs(

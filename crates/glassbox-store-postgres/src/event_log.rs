@@ -18,6 +18,9 @@ use crate::internal;
 /// Start of the message of a write that PostgreSQL aborted because of a deadlock or a
 /// serialization failure: the whole transaction may simply run again.
 pub(crate) const CONFLICT: &str = "transaction conflict";
+/// How often a write transaction that PostgreSQL aborted as a deadlock victim or a
+/// serialization failure runs at most.
+pub(crate) const CONFLICT_ATTEMPTS: u32 = 3;
 
 /// Maps a database error of the write path: deadlocks and serialization failures become
 /// retryable ([`StoreError::Unavailable`] starting with [`CONFLICT`]), the rest as usual.

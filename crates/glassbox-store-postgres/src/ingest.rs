@@ -13,13 +13,14 @@ use glassbox_model::ingest::{EntityKind, IngestEvent, LoggedEvent};
 use glassbox_model::merge::{fold_observation, fold_score, fold_trace};
 use glassbox_model::scores::finalize_score;
 use glassbox_model::time::now_micros;
-use glassbox_model::{ProjectId, Score, ScoreConfig};
+use glassbox_model::{JsonObject, ProjectId, Score, ScoreConfig};
 use glassbox_store::{EventOutcome, IngestStore, StoreError, StoreResult};
 
 use crate::PgStore;
+use crate::error::storable;
 use crate::event_log::{
-    EntityKey, db_error, is_conflict, load_events, lock_entities, log_events, next_sequences,
-    prefer_lz4, with_event,
+    CONFLICT_ATTEMPTS, EntityKey, db_error, is_conflict, load_events, lock_entities, log_events,
+    next_sequences, prefer_lz4, with_event,
 };
 use crate::fold_rows::{get_score_config, upsert_observations, upsert_scores, upsert_traces};
 
@@ -83,10 +84,6 @@ async fn check_score(
     };
     Ok(finalize_score(merged, config.as_ref()).map(Some))
 }
-
-/// How often a write transaction runs at most: one that PostgreSQL aborted as a deadlock
-/// victim or for a serialization failure had no effect, so it simply runs again.
-const ATTEMPTS: u32 = 3;
 
 async fn apply_events(
     connection: &mut PgConnection,
@@ -251,11 +248,12 @@ impl IngestStore for PgStore {
     async fn ingest(
         &self,
         project: &ProjectId,
-        events: Vec<IngestEvent>,
+        mut events: Vec<IngestEvent>,
     ) -> StoreResult<Vec<EventOutcome>> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
+        events.iter_mut().for_each(replace_nul);
         let mut attempt = 1;
         loop {
             let result = async {
@@ -266,7 +264,7 @@ impl IngestStore for PgStore {
             }
             .await;
             match result {
-                Err(error) if is_conflict(&error) && attempt < ATTEMPTS => attempt += 1,
+                Err(error) if is_conflict(&error) && attempt < CONFLICT_ATTEMPTS => attempt += 1,
                 other => return other,
             }
         }
@@ -285,7 +283,7 @@ impl IngestStore for PgStore {
             }
             .await;
             match result {
-                Err(error) if is_conflict(&error) && attempt < ATTEMPTS => attempt += 1,
+                Err(error) if is_conflict(&error) && attempt < CONFLICT_ATTEMPTS => attempt += 1,
                 other => return other,
             }
         }
@@ -311,5 +309,44 @@ impl IngestStore for PgStore {
             .rows_affected();
         transaction.commit().await.map_err(db_error)?;
         Ok(deleted > 0)
+    }
+}
+
+/// PostgreSQL text cannot hold NUL: an ingested event's ids, strings and keys carry
+/// U+FFFD instead (as lookups do, see `error::storable`), so a hostile string is stored
+/// like on the embedded backend instead of failing its whole batch.
+fn replace_nul(event: &mut IngestEvent) {
+    for text in [
+        &mut event.event_id,
+        &mut event.entity_id,
+        &mut event.event_type,
+    ] {
+        replace_nul_in_text(text);
+    }
+    replace_nul_in_object(&mut event.body);
+}
+
+fn replace_nul_in_text(text: &mut String) {
+    if let std::borrow::Cow::Owned(replaced) = storable(text) {
+        *text = replaced;
+    }
+}
+
+fn replace_nul_in_object(object: &mut JsonObject) {
+    if object.keys().any(|key| key.contains('\0')) {
+        *object = std::mem::take(object)
+            .into_iter()
+            .map(|(key, value)| (storable(&key).into_owned(), value))
+            .collect();
+    }
+    object.values_mut().for_each(replace_nul_in_value);
+}
+
+fn replace_nul_in_value(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => replace_nul_in_text(text),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(replace_nul_in_value),
+        serde_json::Value::Object(object) => replace_nul_in_object(object),
+        _ => {}
     }
 }

@@ -34,6 +34,7 @@ use sqlx::{Acquire, PgExecutor, Postgres};
 use glassbox_model::filter::{FilterCondition, FilterValue, Operator};
 use glassbox_store::{Page, PageRequest, StoreError, StoreResult};
 
+use crate::error::storable;
 use crate::internal;
 
 // ---------------------------------------------------------------------------------------
@@ -52,24 +53,26 @@ pub(crate) enum Arg {
     Ints(Vec<i64>),
 }
 
+// Text arguments go through `storable`: a NUL in a lookup value matches what ingest
+// stored for it instead of failing the statement.
 impl From<String> for Arg {
     fn from(value: String) -> Arg {
-        Arg::Text(Some(value))
+        Arg::Text(Some(storable(&value).into_owned()))
     }
 }
 impl From<&str> for Arg {
     fn from(value: &str) -> Arg {
-        Arg::Text(Some(value.to_owned()))
+        Arg::Text(Some(storable(value).into_owned()))
     }
 }
 impl From<&String> for Arg {
     fn from(value: &String) -> Arg {
-        Arg::Text(Some(value.clone()))
+        Arg::from(value.as_str())
     }
 }
 impl From<Option<String>> for Arg {
     fn from(value: Option<String>) -> Arg {
-        Arg::Text(value)
+        Arg::Text(value.map(|text| storable(&text).into_owned()))
     }
 }
 impl From<i64> for Arg {
@@ -105,12 +108,17 @@ impl From<Option<f64>> for Arg {
 }
 impl From<Vec<String>> for Arg {
     fn from(values: Vec<String>) -> Arg {
-        Arg::Texts(values)
+        Arg::from(values.as_slice())
     }
 }
 impl From<&[String]> for Arg {
     fn from(values: &[String]) -> Arg {
-        Arg::Texts(values.to_vec())
+        Arg::Texts(
+            values
+                .iter()
+                .map(|text| storable(text).into_owned())
+                .collect(),
+        )
     }
 }
 impl From<Vec<i64>> for Arg {

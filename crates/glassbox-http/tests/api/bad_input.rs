@@ -699,3 +699,48 @@ async fn bad_credentials_come_before_bad_bodies() {
         }
     }
 }
+
+#[tokio::test]
+async fn nul_characters_neither_fail_the_batch_nor_a_read() {
+    let app = TestApp::new().await;
+    let hostile = "nul\u{0}inside";
+    let batch = json!({"batch": [
+        event_at("trace-create", "2025-03-01T10:00:00.000Z", json!({
+            "id": "nul-trace",
+            "name": hostile,
+            "userId": hostile,
+            "tags": [hostile],
+            "metadata": {hostile: hostile, "plain": "value"},
+            "input": {"messages": [hostile]},
+        })),
+        event_at("span-create", "2025-03-01T10:00:00.000Z", json!({
+            "id": "nul-span",
+            "traceId": "nul-trace",
+            "name": hostile,
+            "statusMessage": hostile,
+        })),
+        event_at("trace-create", "2025-03-01T10:00:00.000Z", json!({"id": "clean-trace", "name": "clean"})),
+    ]});
+    let response = app.post("/api/public/ingestion", &Auth::A, &batch).await;
+    assert_eq!(response.status, 207, "{}", response.json);
+    assert_eq!(response.json["errors"], json!([]), "{}", response.json);
+    assert_eq!(response.json["successes"].as_array().map(Vec::len), Some(3));
+
+    // Every event is stored; the embedded backend keeps the NUL, PostgreSQL (whose text
+    // cannot hold it) stores U+FFFD in its place.
+    let trace = app.get_ok("/api/public/traces/nul-trace").await;
+    let name = trace["name"].as_str().expect("trace name");
+    assert!(name == hostile || name == "nul\u{FFFD}inside", "{name:?}");
+    assert_eq!(trace["metadata"]["plain"], "value");
+    assert_eq!(trace["observations"].as_array().map(Vec::len), Some(1));
+    app.get_ok("/api/public/traces/clean-trace").await;
+    // A filter and a lookup with a NUL are answered, not failed.
+    let filtered = app
+        .get("/api/public/traces?userId=nul%00inside", &Auth::A)
+        .await;
+    assert_eq!(filtered.status, 200, "{}", filtered.json);
+    assert_eq!(filtered.data().len(), 1);
+    app.get("/api/public/observations/nul%00span", &Auth::A)
+        .await
+        .expect_error(404, "LangfuseNotFoundError");
+}
