@@ -196,7 +196,31 @@ fn writer_loop(connection: Connection, receiver: Receiver<WriteWork>) {
     }
 }
 
+/// WAL size past which the writer makes the WAL start over (see [`bound_wal`]).
+const WAL_RESTART_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Keeps the WAL file from growing without bound. The background checkpointer's PASSIVE
+/// checkpoints copy frames into the database but never make the WAL start over while
+/// the writer keeps appending, so under sustained ingestion the file would grow with
+/// every write. Past [`WAL_RESTART_BYTES`], the writer itself runs a RESTART
+/// checkpoint (waiting for readers of old frames, within the busy timeout) and the next
+/// commit writes from the start of the file, which `journal_size_limit` then trims.
+fn bound_wal(connection: &Connection, wal: &std::path::Path, limit: u64) {
+    let Ok(metadata) = std::fs::metadata(wal) else {
+        return;
+    };
+    if metadata.len() < limit {
+        return;
+    }
+    if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(RESTART)") {
+        tracing::warn!(%error, "sqlite WAL restart checkpoint failed");
+    }
+}
+
 fn run_writes(connection: &Connection, receiver: Receiver<WriteWork>) {
+    let wal = connection
+        .path()
+        .map(|path| std::path::PathBuf::from(format!("{path}-wal")));
     while let Ok(first) = receiver.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -206,6 +230,11 @@ fn run_writes(connection: &Connection, receiver: Receiver<WriteWork>) {
             }
         }
         commit_group(connection, group);
+        if let Some(wal) = &wal {
+            profile::time(Phase::Commit, || {
+                bound_wal(connection, wal, WAL_RESTART_BYTES)
+            });
+        }
     }
     if profile::enabled() {
         tracing::warn!(target: "glassbox::profile", "{}", profile::report());
@@ -299,5 +328,52 @@ impl Readers {
         })
         .await
         .map_err(internal)?
+    }
+}
+
+#[cfg(test)]
+mod wal_tests {
+    use super::*;
+
+    #[test]
+    fn a_large_wal_starts_over_after_the_restart_checkpoint() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let path = directory.path().join("wal.sqlite");
+        // The writer connection: no automatic checkpoints (the background thread's are
+        // not running here), so only `bound_wal` can make the WAL start over.
+        let connection = open_writer(&path).expect("open");
+        connection
+            .execute_batch("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB)")
+            .expect("table");
+        let write = || {
+            for id in 0..100 {
+                connection
+                    .execute(
+                        "INSERT OR REPLACE INTO blobs (id, body) VALUES (?1, zeroblob(16384))",
+                        [id],
+                    )
+                    .expect("insert");
+            }
+        };
+        let wal = PathBuf::from(format!("{}-wal", path.display()));
+        let wal_bytes = || std::fs::metadata(&wal).expect("wal file").len();
+        write();
+        let first = wal_bytes();
+        // Below the limit nothing happens: more writes append to the WAL.
+        bound_wal(&connection, &wal, u64::MAX);
+        write();
+        let grown = wal_bytes();
+        assert!(
+            grown > first,
+            "the WAL grows without a restart: {first} -> {grown}"
+        );
+        // Above it, the next writes overwrite the WAL from its start instead of growing it.
+        bound_wal(&connection, &wal, 1);
+        write();
+        assert_eq!(
+            wal_bytes(),
+            grown,
+            "the WAL started over instead of growing"
+        );
     }
 }
