@@ -15,6 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
@@ -78,11 +79,33 @@ pub async fn admit(
             drop(permit);
             response
         }
-        Err(_) => ApiError::Unavailable(
-            "glassbox is receiving more than it can write; retry after the delay in Retry-After"
-                .to_owned(),
-        )
-        .into_response(),
+        Err(_) => {
+            // Read the refused body to its end (discarding it, so memory stays flat):
+            // answering before the client has sent it makes the connection close under
+            // the client, which then sees a broken connection instead of this 503.
+            discard_body(request.into_body()).await;
+            ApiError::Unavailable(
+                "glassbox is receiving more than it can write; retry after the delay in \
+                 Retry-After"
+                    .to_owned(),
+            )
+            .into_response()
+        }
+    }
+}
+
+/// Most bytes of a refused request that are read and dropped; past this the connection
+/// is closed instead (the largest accepted body is 64 MiB).
+const MAX_DISCARD_BYTES: usize = 64 * 1024 * 1024;
+
+async fn discard_body(body: axum::body::Body) {
+    let mut chunks = body.into_data_stream();
+    let mut discarded = 0usize;
+    while let Some(Ok(chunk)) = chunks.next().await {
+        discarded += chunk.len();
+        if discarded > MAX_DISCARD_BYTES {
+            return;
+        }
     }
 }
 

@@ -53,13 +53,17 @@ async fn writes_beyond_the_in_flight_budget_get_503_with_retry_after() {
     })
     .await;
 
-    let (mut sender, mut slow) = spawn_slow_client(&app);
     // As soon as the slow request holds the budget, the next write is turned away.
     let deadline = Instant::now() + Duration::from_secs(30);
-    let refused = loop {
+    let (refused, sender, slow) = loop {
+        let (sender, slow) = spawn_slow_client(&app);
+        // Let it reach the admission (it then waits for its body).
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
         let reply = small_batch(&app).await;
         if reply.status == StatusCode::SERVICE_UNAVAILABLE {
-            break reply;
+            break (reply, sender, slow);
         }
         assert!(
             reply.status.is_success(),
@@ -67,16 +71,12 @@ async fn writes_beyond_the_in_flight_budget_get_503_with_retry_after() {
             reply.status,
             reply.json
         );
-        if slow.is_finished() {
-            // It lost the race for the budget against the probe: refused, as it must be.
-            assert_eq!(
-                slow.await.expect("slow request task"),
-                StatusCode::SERVICE_UNAVAILABLE
-            );
-            (sender, slow) = spawn_slow_client(&app);
-        }
+        // The slow request had not taken the budget yet, or lost it to the probe (then it
+        // was refused and is discarding its body): end its body and try again.
+        drop(sender);
+        let status = slow.await.expect("slow request task");
+        assert!(status.is_client_error() || status == StatusCode::SERVICE_UNAVAILABLE);
         assert!(Instant::now() < deadline, "the budget was never exhausted");
-        tokio::task::yield_now().await;
     };
     assert_eq!(
         refused
