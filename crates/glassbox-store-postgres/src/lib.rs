@@ -137,10 +137,10 @@ impl PgStore {
 }
 
 #[cfg(test)]
+mod ingest_tests;
+#[cfg(test)]
 mod prompts_tests;
 #[cfg(test)]
 mod recompute_tests;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod ingest_tests;

@@ -23,7 +23,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/0010_observation_snapshots.sql"),
     ),
-    (11, include_str!("../migrations/0011_trace_lookup_indexes.sql")),
+    (
+        11,
+        include_str!("../migrations/0011_trace_lookup_indexes.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.
