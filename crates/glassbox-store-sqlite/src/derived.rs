@@ -716,16 +716,9 @@ fn replace_fact(
     for rollup in &ROLLUPS {
         let old_address = old.map(|fact| cell_address(rollup, fact));
         let new_address = new.map(|fact| cell_address(rollup, fact));
-        match (old, new) {
-            (Some(old), Some(new)) if old_address == new_address => {
-                let address = new_address.expect("set with new");
-                update_cell(
-                    connection,
-                    project,
-                    rollup,
-                    &address,
-                    &[(old, -1), (new, 1)],
-                )?;
+        match (old, new, &new_address) {
+            (Some(old), Some(new), Some(address)) if old_address.as_ref() == Some(address) => {
+                update_cell(connection, project, rollup, address, &[(old, -1), (new, 1)])?;
             }
             _ => {
                 if let (Some(old), Some(address)) = (old, &old_address) {
