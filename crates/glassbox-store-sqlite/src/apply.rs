@@ -332,6 +332,11 @@ pub(crate) fn apply_events(
     }
     let mut plans = Vec::with_capacity(touched.len());
     for key in &touched {
+        if key.0 == EntityKind::Trace
+            && let Some(events) = logged_events.get_mut(key)
+        {
+            crate::bare_traces::coalesce(events);
+        }
         let events = logged_events
             .get_mut(key)
             .map(Vec::as_mut_slice)

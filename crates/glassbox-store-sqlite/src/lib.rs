@@ -12,6 +12,7 @@ mod accounts;
 mod admin;
 mod annotation_queues;
 mod apply;
+mod bare_traces;
 mod comments;
 mod connection;
 mod dataset_runs;
