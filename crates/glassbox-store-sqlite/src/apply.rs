@@ -18,6 +18,7 @@ use glassbox_store::{EventOutcome, IngestStore, StoreResult};
 
 use crate::SqliteStore;
 use crate::connection::internal;
+use crate::payload_dictionaries::Dictionaries;
 use crate::payloads;
 use crate::profile::{self, Phase};
 use crate::rows::{get_score_config, upsert_observation, upsert_score, upsert_trace};
@@ -401,6 +402,7 @@ fn drop_later<T: Send + 'static>(value: T) {
 
 fn delete_traces_now(
     connection: &Connection,
+    dictionaries: &Dictionaries,
     project: &ProjectId,
     trace_ids: &[String],
 ) -> StoreResult<()> {
@@ -443,7 +445,7 @@ fn delete_traces_now(
     // Content the deleted rows alone referred to goes with them (the event log's manifests
     // repeat those of the rows, so the rows tell whether there is anything to sweep).
     if referenced_payloads {
-        payloads::sweep(connection, &ProjectId(project.to_owned()))?;
+        payloads::sweep(connection, dictionaries, &ProjectId(project.to_owned()))?;
     }
     Ok(())
 }
@@ -460,18 +462,29 @@ impl IngestStore for SqliteStore {
         }
         let project = project.clone();
         let sequence: Arc<AtomicI64> = Arc::clone(&self.sequence);
-        // Compression of the large values happens here, beside the writer, not in it.
+        // Compression of the large values happens here, beside the writer, not in it;
+        // so does sampling them to train the project's dictionary.
+        let dictionaries = Arc::clone(&self.dictionaries);
+        let writer = Arc::downgrade(&self.writer);
+        let owner = project.clone();
         let (events, prepared) = tokio::task::spawn_blocking(move || {
-            let prepared = payloads::prepare(&events);
+            let dictionary = dictionaries.current(&owner);
+            let sample = dictionary.is_none() && dictionaries.wants_samples(&owner);
+            let mut prepared = payloads::prepare(&events, dictionary.as_deref(), sample);
+            let samples = std::mem::take(&mut prepared.samples);
+            crate::payload_dictionaries::sample(&dictionaries, writer, &owner, samples);
             (events, prepared)
         })
         .await
         .map_err(internal)?;
+        let dictionaries = Arc::clone(&self.dictionaries);
         self.writer
             .write(move |connection| {
-                payloads::with_prepared(prepared, || {
-                    apply_events(connection, &project, events, &sequence)
-                })
+                payloads::with_prepared(
+                    prepared,
+                    |hash| dictionaries.is_live(&project, hash),
+                    || apply_events(connection, &project, events, &sequence),
+                )
             })
             .await
     }
@@ -479,14 +492,18 @@ impl IngestStore for SqliteStore {
     async fn delete_traces(&self, project: &ProjectId, trace_ids: &[String]) -> StoreResult<()> {
         let project = project.clone();
         let trace_ids = trace_ids.to_vec();
+        let dictionaries = Arc::clone(&self.dictionaries);
         self.writer
-            .write(move |connection| delete_traces_now(connection, &project, &trace_ids))
+            .write(move |connection| {
+                delete_traces_now(connection, &dictionaries, &project, &trace_ids)
+            })
             .await
     }
 
     async fn delete_score(&self, project: &ProjectId, score_id: &str) -> StoreResult<bool> {
         let project = project.clone();
         let score_id = score_id.to_owned();
+        let dictionaries = Arc::clone(&self.dictionaries);
         self.writer
             .write(move |connection| {
                 let referenced_payloads: bool = connection
@@ -505,7 +522,7 @@ impl IngestStore for SqliteStore {
                     .map_err(internal)?;
                 let deleted = execute_changes_any(connection, "DELETE FROM scores WHERE project_id = ?1 AND id = ?2", params![project.as_str(), score_id])?;
                 if referenced_payloads {
-                    payloads::sweep(connection, &project)?;
+                    payloads::sweep(connection, &dictionaries, &project)?;
                 }
                 Ok(deleted)
             })

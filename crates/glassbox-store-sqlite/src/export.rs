@@ -65,6 +65,7 @@ pub const SQLITE_ONLY: &[&str] = &[
     "derived_state",
     // Storage of large values; the exported rows carry the values themselves.
     "payloads",
+    "payload_dictionaries",
 ];
 
 /// Columns that may hold a payload manifest (BLOB) instead of their JSON text.

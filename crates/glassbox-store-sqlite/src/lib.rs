@@ -23,6 +23,7 @@ mod media;
 mod metrics;
 mod migrations;
 mod models;
+mod payload_dictionaries;
 mod payloads;
 mod profile;
 mod prompt_usage;
@@ -57,6 +58,8 @@ pub struct SqliteStore {
     sequence: Arc<AtomicI64>,
     /// `<data-dir>/media`: one directory per project, one file per uploaded media record.
     media_dir: PathBuf,
+    /// Per-project zstd dictionaries of payload parts.
+    dictionaries: Arc<payload_dictionaries::Dictionaries>,
 }
 
 /// Options of [`SqliteStore::open_with`].
@@ -85,6 +88,7 @@ impl SqliteStore {
         let last_sequence: i64 = snapshots::last_sequence(&connection)
             .map_err(|error| format!("reading the event log: {error}"))?;
         derived::rebuild_if_needed(&connection)?;
+        let dictionaries = Arc::new(payload_dictionaries::Dictionaries::load(&connection)?);
         let writer = Arc::new(Writer::start(connection));
         Ok(Arc::new(SqliteStore {
             recompute: recompute::Recompute::start(Arc::downgrade(&writer)),
@@ -92,6 +96,7 @@ impl SqliteStore {
             readers: Readers::new(path),
             sequence: Arc::new(AtomicI64::new(last_sequence)),
             media_dir,
+            dictionaries,
         }))
     }
 

@@ -27,6 +27,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../migrations/0011_trace_lookup_indexes.sql"),
     ),
+    (
+        12,
+        include_str!("../migrations/0012_payload_dictionaries.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

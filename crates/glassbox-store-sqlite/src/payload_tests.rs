@@ -122,3 +122,141 @@ async fn large_values_round_trip_dedupe_filter_and_go_with_their_rows() {
         .unwrap();
     assert_eq!(payload_count(dir.path()), 0);
 }
+
+/// Chat messages of `count` words drawn from a small vocabulary (distinct per seed).
+fn chat(seed: u64, messages: usize) -> Value {
+    const WORDS: [&str; 24] = [
+        "the",
+        "agent",
+        "calls",
+        "search",
+        "tool",
+        "with",
+        "query",
+        "returns",
+        "result",
+        "answer",
+        "user",
+        "asked",
+        "about",
+        "weather",
+        "in",
+        "paris",
+        "tomorrow",
+        "rain",
+        "forecast",
+        "temperature",
+        "degrees",
+        "celsius",
+        "summary",
+        "because",
+    ];
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as usize
+    };
+    let items = (0..messages)
+        .map(|index| {
+            let text: Vec<&str> = (0..30).map(|_| WORDS[next() % WORDS.len()]).collect();
+            let role = if index % 2 == 0 { "user" } else { "assistant" };
+            json!({"role": role, "content": text.join(" ")})
+        })
+        .collect();
+    Value::Array(items)
+}
+
+fn generation(trace: usize) -> Vec<IngestEvent> {
+    let id = format!("g{trace}");
+    vec![event(
+        &format!("e-{trace}"),
+        EntityKind::Observation,
+        &id,
+        "generation-create",
+        json!({"id": id, "traceId": format!("t{trace}"), "type": "GENERATION",
+               "startTime": 1_740_823_200_000_000i64 + trace as i64, "input": chat(trace as u64, 10)}),
+    )]
+}
+
+fn count(dir: &std::path::Path, sql: &str) -> i64 {
+    let connection = rusqlite::Connection::open(dir.join(crate::DATABASE_FILE)).unwrap();
+    connection.query_row(sql, [], |row| row.get(0)).unwrap()
+}
+
+/// A project's parts are compressed with its trained dictionary once it is stored, read
+/// back equal, and when a delete removes a part the dictionary was trained on, the parts
+/// are stored again without it and the dictionary is deleted.
+#[tokio::test]
+async fn dictionary_compresses_parts_and_is_retired_when_a_sample_is_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<SqliteStore> = SqliteStore::open(dir.path()).unwrap();
+    let project = ProjectId("p".into());
+    // 10 parts per trace: the first 30 traces give the 300 training samples.
+    for trace in 0..40 {
+        store.ingest(&project, generation(trace)).await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while store.dictionaries.current(&project).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no dictionary was trained"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        count(dir.path(), "SELECT COUNT(*) FROM payload_dictionaries"),
+        1
+    );
+    for trace in 40..60 {
+        store.ingest(&project, generation(trace)).await.unwrap();
+    }
+    let with_dictionary = "SELECT COUNT(*) FROM payloads WHERE substr(data, 1, 1) = x'03'";
+    // Traces 40..60 at least (training may finish before traces 30..40 are written).
+    assert!(count(dir.path(), with_dictionary) >= 200);
+    let plain_bytes = count(
+        dir.path(),
+        "SELECT CAST(AVG(length(data)) AS INTEGER) FROM payloads WHERE substr(data, 1, 1) <> x'03'",
+    );
+    let dictionary_bytes = count(
+        dir.path(),
+        "SELECT CAST(AVG(length(data)) AS INTEGER) FROM payloads WHERE substr(data, 1, 1) = x'03'",
+    );
+    assert!(
+        dictionary_bytes < plain_bytes,
+        "{dictionary_bytes} vs {plain_bytes}"
+    );
+    for trace in 0..60 {
+        let stored = store
+            .get_observation(&project, &format!("g{trace}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.input, Some(chat(trace as u64, 10)));
+    }
+
+    // Trace 0's parts were samples of the dictionary.
+    store
+        .delete_traces(&project, &["t0".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(
+        count(dir.path(), "SELECT COUNT(*) FROM payload_dictionaries"),
+        0
+    );
+    assert_eq!(count(dir.path(), with_dictionary), 0);
+    assert!(store.dictionaries.current(&project).is_none());
+    assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM payloads"), 590);
+    for trace in 1..60 {
+        let stored = store
+            .get_observation(&project, &format!("g{trace}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.input, Some(chat(trace as u64, 10)));
+    }
+    // Parts written after the retirement are stored without it.
+    store.ingest(&project, generation(60)).await.unwrap();
+    assert_eq!(count(dir.path(), with_dictionary), 0);
+}

@@ -1,6 +1,11 @@
 //! Content-addressed payloads (issue 8): large JSON values (input, output, metadata of
 //! traces and observations, and the same fields in the event log) are stored once per
-//! project and content in the `payloads` table, deflated when that pays.
+//! project and content in the `payloads` table, compressed with zstd when that pays:
+//! with the project's trained dictionary once it has one (`payload_dictionaries.rs`).
+//!
+//! A payload's `data` is a codec byte and its bytes: 0 raw JSON text, 1 raw deflate
+//! (written before zstd; still read), 2 a zstd frame, 3 the 8-byte hash of a
+//! `payload_dictionaries` row and a zstd frame compressed with that dictionary.
 //!
 //! A column that holds such a value keeps a BLOB *manifest* instead of JSON text:
 //! a tag byte, `V` (the value is its one part) or `A` (a JSON array: `[` parts joined by
@@ -28,17 +33,25 @@ use glassbox_model::{JsonObject, ProjectId};
 use glassbox_store::StoreResult;
 
 use crate::connection::internal;
+use crate::payload_dictionaries::{
+    DICTIONARY_HASH_LEN, Dictionaries, Dictionary, DictionaryHash, LEVEL,
+};
 
 /// Values whose JSON text is shorter stay inline (plain TEXT).
 const INLINE_MAX: usize = 256;
 /// Array elements whose text is shorter stay inside the manifest.
 const PART_INLINE_MAX: usize = 64;
-/// Parts at least this long are deflated (kept raw when that does not save 1/8).
+/// Without a dictionary, parts at least this long are compressed (kept raw when that
+/// does not save 1/8); with one, every stored part is.
 const COMPRESS_MIN: usize = 512;
 const ADDRESS_LEN: usize = 16;
+/// Largest decompressed part accepted from a frame header (request bodies are smaller).
+const PART_MAX: u64 = 256 << 20;
 
 const RAW: u8 = 0;
 const DEFLATE: u8 = 1;
+const ZSTD: u8 = 2;
+const ZSTD_DICTIONARY: u8 = 3;
 
 /// Bytes of payload parts written by reference (`logical`), first stored (`unique`), and
 /// the stored bytes after compression (`stored`): the dedup and compression ratios.
@@ -63,32 +76,44 @@ fn address(text: &[u8]) -> [u8; ADDRESS_LEN] {
 }
 
 fn encode_data(text: &[u8]) -> Vec<u8> {
-    encode_data_from(text, COMPRESS_MIN)
+    encode_data_with(text, COMPRESS_MIN, None)
 }
 
-/// Raw deflate of `text` into `out` (after what `out` holds), with this thread's
-/// compressor: its state (hundreds of KB) is reset, not allocated, per call.
-fn deflate_into(text: &[u8], out: &mut Vec<u8>) -> bool {
-    thread_local! {
-        static COMPRESSOR: std::cell::RefCell<flate2::Compress> =
-            std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::fast(), false));
-    }
-    COMPRESSOR.with(|compressor| {
-        let mut compressor = compressor.borrow_mut();
-        compressor.reset();
-        // Deflate never grows text by more than a few bytes per 16 KB block.
-        out.reserve(text.len() + text.len() / 64 + 64);
-        let status = compressor.compress_vec(text, out, flate2::FlushCompress::Finish);
-        matches!(status, Ok(flate2::Status::StreamEnd))
-            && compressor.total_in() == text.len() as u64
-    })
+thread_local! {
+    /// This thread's zstd context: its state is reused, not allocated, per part.
+    static COMPRESSOR: std::cell::RefCell<zstd::zstd_safe::CCtx<'static>> =
+        std::cell::RefCell::new(zstd::zstd_safe::CCtx::create());
+    static DECOMPRESSOR: std::cell::RefCell<zstd::zstd_safe::DCtx<'static>> =
+        std::cell::RefCell::new(zstd::zstd_safe::DCtx::create());
 }
 
-fn encode_data_from(text: &[u8], compress_min: usize) -> Vec<u8> {
-    if text.len() >= compress_min {
-        let mut compressed = Vec::with_capacity(text.len() / 2 + 64);
-        compressed.push(DEFLATE);
-        if deflate_into(text, &mut compressed) && compressed.len() < text.len() - text.len() / 8 {
+/// The stored form of `text`: compressed (with `dictionary` when given, from
+/// `compress_min` bytes without one) when that saves 1/8, else raw.
+fn encode_data_with(text: &[u8], compress_min: usize, dictionary: Option<&Dictionary>) -> Vec<u8> {
+    if dictionary.is_some() || text.len() >= compress_min {
+        let header = 1 + dictionary.map_or(0, |_| DICTIONARY_HASH_LEN);
+        let mut compressed =
+            Vec::with_capacity(header + zstd::zstd_safe::compress_bound(text.len()));
+        match dictionary {
+            Some(dictionary) => {
+                compressed.push(ZSTD_DICTIONARY);
+                compressed.extend_from_slice(&dictionary.hash);
+            }
+            None => compressed.push(ZSTD),
+        }
+        let written = COMPRESSOR.with(|compressor| {
+            let mut compressor = compressor.borrow_mut();
+            // The frame goes after the header (a Vec alone would be written from its start).
+            let mut frame = std::io::Cursor::new(&mut compressed);
+            frame.set_position(header as u64);
+            match dictionary {
+                Some(dictionary) => {
+                    compressor.compress_using_cdict(&mut frame, text, dictionary.encoder.as_cdict())
+                }
+                None => compressor.compress(&mut frame, text, LEVEL),
+            }
+        });
+        if written.is_ok() && compressed.len() < text.len() - text.len() / 8 {
             return compressed;
         }
     }
@@ -98,7 +123,7 @@ fn encode_data_from(text: &[u8], compress_min: usize) -> Vec<u8> {
     data
 }
 
-fn decode_data(data: &[u8]) -> Result<String, String> {
+fn decode_data(connection: &Connection, project: &str, data: &[u8]) -> Result<String, String> {
     match data.split_first() {
         Some((&RAW, rest)) => String::from_utf8(rest.to_vec()).map_err(|error| error.to_string()),
         Some((&DEFLATE, rest)) => {
@@ -108,25 +133,84 @@ fn decode_data(data: &[u8]) -> Result<String, String> {
                 .map_err(|error| error.to_string())?;
             Ok(text)
         }
+        Some((&ZSTD, frame)) => unzstd(frame, None),
+        Some((&ZSTD_DICTIONARY, rest)) => {
+            let hash = rest.get(..DICTIONARY_HASH_LEN).ok_or("truncated payload")?;
+            let decoder = crate::payload_dictionaries::decoder(connection, project, hash)?;
+            unzstd(&rest[DICTIONARY_HASH_LEN..], Some(&decoder))
+        }
         _ => Err("unknown payload codec".into()),
     }
 }
 
-/// Stored forms (codec byte + bytes) of parts, computed off the writer thread.
-pub(crate) type Prepared = HashMap<[u8; ADDRESS_LEN], Vec<u8>>;
+fn unzstd(
+    frame: &[u8],
+    dictionary: Option<&zstd::dict::DecoderDictionary<'static>>,
+) -> Result<String, String> {
+    let size = zstd::zstd_safe::get_frame_content_size(frame)
+        .ok()
+        .flatten()
+        .filter(|size| *size <= PART_MAX)
+        .ok_or("payload frame without a valid size")?;
+    let mut text = Vec::with_capacity(size as usize);
+    DECOMPRESSOR
+        .with(|decompressor| {
+            let mut decompressor = decompressor.borrow_mut();
+            match dictionary {
+                Some(dictionary) => {
+                    decompressor.decompress_using_ddict(&mut text, frame, dictionary.as_ddict())
+                }
+                None => decompressor.decompress(&mut text, frame),
+            }
+        })
+        .map_err(|code| {
+            format!(
+                "payload decompression: {}",
+                zstd::zstd_safe::get_error_name(code)
+            )
+        })?;
+    String::from_utf8(text).map_err(|error| error.to_string())
+}
+
+/// A request's parts hashed and compressed off the writer thread.
+#[derive(Default)]
+pub(crate) struct Prepared {
+    /// Stored form (codec byte + bytes) by address.
+    parts: HashMap<[u8; ADDRESS_LEN], Vec<u8>>,
+    /// The dictionary the parts were compressed with.
+    dictionary: Option<DictionaryHash>,
+    /// Without a dictionary (and if the project samples): (address, text) of the parts,
+    /// training samples for its dictionary.
+    pub samples: Vec<([u8; ADDRESS_LEN], Vec<u8>)>,
+}
 
 thread_local! {
     /// The writer's prepared parts of the request it is applying.
-    static PREPARED: std::cell::RefCell<Prepared> = std::cell::RefCell::new(HashMap::new());
+    static PREPARED: std::cell::RefCell<HashMap<[u8; ADDRESS_LEN], Vec<u8>>> =
+        std::cell::RefCell::new(HashMap::new());
 }
 
 /// The parts [`store_value`] would store for the large body fields of `events`, hashed
-/// and compressed (CPU work that can run beside the writer).
-pub(crate) fn prepare(events: &[glassbox_model::ingest::IngestEvent]) -> Prepared {
-    let mut prepared = Prepared::new();
+/// and compressed (CPU work that can run beside the writer) with the project's
+/// `dictionary` if it has one; `sample` keeps their texts as training samples.
+pub(crate) fn prepare(
+    events: &[glassbox_model::ingest::IngestEvent],
+    dictionary: Option<&Dictionary>,
+    sample: bool,
+) -> Prepared {
+    let mut prepared = Prepared {
+        dictionary: dictionary.map(|dictionary| dictionary.hash),
+        ..Prepared::default()
+    };
+    let sample = sample && dictionary.is_none();
     let mut add = |text: &[u8]| {
         let address = address(text);
-        prepared.entry(address).or_insert_with(|| encode_data(text));
+        if let std::collections::hash_map::Entry::Vacant(entry) = prepared.parts.entry(address) {
+            entry.insert(encode_data_with(text, COMPRESS_MIN, dictionary));
+            if sample {
+                prepared.samples.push((address, text.to_vec()));
+            }
+        }
     };
     for event in events {
         for field in BODY_FIELDS {
@@ -153,9 +237,18 @@ pub(crate) fn prepare(events: &[glassbox_model::ingest::IngestEvent]) -> Prepare
     prepared
 }
 
-/// Runs `work` (on the writer thread) with `prepared` available to [`put_part`].
-pub(crate) fn with_prepared<T>(prepared: Prepared, work: impl FnOnce() -> T) -> T {
-    PREPARED.with(|slot| *slot.borrow_mut() = prepared);
+/// Runs `work` (on the writer thread) with `prepared` available to [`put_part`]. Parts
+/// compressed with a dictionary that is no longer live (`is_live` is false: retired by
+/// a delete since they were prepared) are not used: the writer compresses those again.
+pub(crate) fn with_prepared<T>(
+    prepared: Prepared,
+    is_live: impl FnOnce(&DictionaryHash) -> bool,
+    work: impl FnOnce() -> T,
+) -> T {
+    let usable = prepared.dictionary.as_ref().is_none_or(is_live);
+    if usable {
+        PREPARED.with(|slot| *slot.borrow_mut() = prepared.parts);
+    }
     let result = work();
     PREPARED.with(|slot| slot.borrow_mut().clear());
     result
@@ -303,7 +396,7 @@ fn fetch_part(connection: &Connection, project: &str, address: &[u8]) -> Result<
         .prepare_cached("SELECT data FROM payloads WHERE project_id = ?1 AND hash = ?2")
         .and_then(|mut statement| statement.query_row(params![project, address], |row| row.get(0)))
         .map_err(|error| format!("payload lookup: {error}"))?;
-    decode_data(&data)
+    decode_data(connection, project, &data)
 }
 
 /// Reassembles the JSON text of a manifest.
@@ -460,8 +553,14 @@ fn body_addresses(blob: &[u8], into: &mut HashSet<Vec<u8>>) {
 }
 
 /// Deletes the project's payloads that no row refers to any more (after deletions), so
-/// deleted content does not outlive its rows. Scans the project's manifests.
-pub(crate) fn sweep(connection: &Connection, project: &ProjectId) -> StoreResult<()> {
+/// deleted content does not outlive its rows. Scans the project's manifests. A
+/// dictionary trained on a deleted part holds fragments of it: the parts compressed with
+/// it are stored again without it and it is deleted (see `payload_dictionaries.rs`).
+pub(crate) fn sweep(
+    connection: &Connection,
+    dictionaries: &Dictionaries,
+    project: &ProjectId,
+) -> StoreResult<()> {
     let mut live: HashSet<Vec<u8>> = HashSet::new();
     for (sql, body) in [
         (
@@ -504,10 +603,56 @@ pub(crate) fn sweep(connection: &Connection, project: &ProjectId) -> StoreResult
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(internal)?;
-    for address in stored.into_iter().filter(|address| !live.contains(address)) {
+    let deleted: HashSet<Vec<u8>> = stored
+        .into_iter()
+        .filter(|address| !live.contains(address))
+        .collect();
+    for address in &deleted {
         connection
             .prepare_cached("DELETE FROM payloads WHERE project_id = ?1 AND hash = ?2")
             .and_then(|mut statement| statement.execute(params![project.as_str(), address]))
+            .map_err(internal)?;
+    }
+    for hash in crate::payload_dictionaries::tainted(connection, project, &deleted)? {
+        dictionaries.retire(project, &hash);
+        recompress_without(connection, project, &hash)?;
+        crate::payload_dictionaries::delete(connection, project, &hash)?;
+    }
+    Ok(())
+}
+
+/// Stores every part of `project` compressed with dictionary `hash` without it.
+fn recompress_without(
+    connection: &Connection,
+    project: &ProjectId,
+    hash: &DictionaryHash,
+) -> StoreResult<()> {
+    let mut prefix = vec![ZSTD_DICTIONARY];
+    prefix.extend_from_slice(hash);
+    let parts: Vec<(Vec<u8>, Vec<u8>)> = connection
+        .prepare_cached(
+            "SELECT hash, data FROM payloads WHERE project_id = ?1 AND substr(data, 1, ?2) = ?3",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_map(
+                    params![project.as_str(), prefix.len() as i64, prefix],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(internal)?;
+    for (address, data) in parts {
+        let text = decode_data(connection, project.as_str(), &data).map_err(internal)?;
+        connection
+            .prepare_cached("UPDATE payloads SET data = ?3 WHERE project_id = ?1 AND hash = ?2")
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    project.as_str(),
+                    address,
+                    encode_data(text.as_bytes())
+                ])
+            })
             .map_err(internal)?;
     }
     Ok(())
@@ -549,7 +694,7 @@ pub(crate) fn store_body(
         rest.insert(key.clone(), value.clone());
     }
     let json = Value::Object(rest).to_string();
-    let data = encode_data_from(json.as_bytes(), BODY_COMPRESS_MIN);
+    let data = encode_data_with(json.as_bytes(), BODY_COMPRESS_MIN, None);
     if moved.is_empty() && data.first() == Some(&RAW) {
         return Ok(SqlValue::Text(json));
     }
@@ -619,7 +764,7 @@ fn read_body_blob(
         return Err("unknown event body format".into());
     }
     let length = take_u32(&mut bytes)?;
-    let json = decode_data(take(&mut bytes, length)?)?;
+    let json = decode_data(connection, project, take(&mut bytes, length)?)?;
     let mut object: JsonObject = serde_json::from_str(&json).map_err(|error| error.to_string())?;
     while !bytes.is_empty() {
         let name_length = take(&mut bytes, 1)?[0] as usize;
