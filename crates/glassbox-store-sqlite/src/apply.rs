@@ -336,7 +336,7 @@ pub(crate) fn apply_events(
         if key.0 == EntityKind::Trace
             && let Some(events) = logged_events.get_mut(key)
         {
-            crate::bare_traces::coalesce(events);
+            crate::trace_events::coalesce(events);
         }
         let events = logged_events
             .get_mut(key)

@@ -12,7 +12,6 @@ mod accounts;
 mod admin;
 mod annotation_queues;
 mod apply;
-mod bare_traces;
 mod comments;
 mod connection;
 mod dataset_runs;
@@ -34,6 +33,7 @@ mod rows;
 mod score_configs;
 mod snapshots;
 mod sql;
+mod trace_events;
 mod ui_views;
 mod user_views;
 
