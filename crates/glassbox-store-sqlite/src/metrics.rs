@@ -1,10 +1,10 @@
 //! The SQL planner of the metrics engine. Every query becomes one streaming SELECT over
-//! the view's rows (observations with their traces, traces, scores) whose values feed the model's
-//! `Aggregator`; percentiles, histograms and distinct counts are computed in Rust, never
-//! with window functions. Queries that fit a rollup (count/sum/avg of additive measures,
-//! latency percentiles from sketches, dimensions and filters among the rollup's) read the
-//! rollup cells of the whole buckets in the range and stream only the partial buckets at
-//! its edges.
+//! the view's rows (observations joined to their traces, traces, scores) whose values
+//! feed the model's `Aggregator`; percentiles, histograms and distinct counts are computed
+//! in Rust, never with window functions. Queries that fit a rollup (count/sum/avg of
+//! additive measures, latency percentiles from sketches, dimensions and filters among the
+//! rollup's) read the rollup cells of the whole buckets in the range and stream only the
+//! partial buckets at its edges.
 
 use async_trait::async_trait;
 use rusqlite::Connection;
