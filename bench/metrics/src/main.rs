@@ -1,9 +1,9 @@
 //! Metrics engine benchmark: generates N observations (default 1,000,000) over 30 days in
-//! the embedded store through the real ingest path (cost inference, facts and rollups
+//! the embedded store through the real ingest path (cost inference, measures and rollups
 //! included), then times three dashboard questions three ways:
 //!
 //! - `engine`: the metrics engine as the API runs it (rollups where the query fits);
-//! - `facts`: the engine without rollups (streaming the narrow fact rows);
+//! - `facts`: the engine without rollups (streaming the observation rows of the range);
 //! - `full scan`: the same answer computed from a plain scan of the `observations` table.
 //!
 //! Usage: `cargo run --release -p glassbox-bench-metrics -- [--observations N]
@@ -243,7 +243,7 @@ fn questions() -> Vec<(&'static str, MetricsQuery)> {
     ]
 }
 
-/// The same answers from a plain scan of the observations table (no facts, no rollups).
+/// The same answers from a plain scan of the observations table (no rollups).
 fn full_scan(connection: &Connection, index: usize) -> HashMap<String, f64> {
     let mut answer: HashMap<String, f64> = HashMap::new();
     let (from, to) = (START, START + 30 * DAY);
@@ -367,7 +367,7 @@ async fn main() {
         );
         let took = generate(&stores, &project, args.observations).await;
         println!(
-            "ingest: {} observations (+{} traces) in {:.1} s = {:.0} observations/s (batches of ~1,000 events, cost inference, facts and rollups included)",
+            "ingest: {} observations (+{} traces) in {:.1} s = {:.0} observations/s (batches of ~1,000 events, cost inference, measures and rollups included)",
             args.observations,
             args.observations.div_ceil(10),
             took.as_secs_f64(),

@@ -1,8 +1,8 @@
 //! SQL expressions of the numbers derived from an observation's usage and cost maps
 //! (JSON text columns), computed at query time exactly as the embedded backend derives
-//! them at ingest (its `observation_facts`): tokens and costs are the sums of the map's
-//! numeric values whose lowercased key contains `input` / `output`; fact tokens are
-//! truncated to integers; `total` tokens are the map's integral `total` entry.
+//! them at ingest (the measure columns of its `observations`): tokens and costs are the
+//! sums of the map's numeric values whose lowercased key contains `input` / `output`;
+//! tokens are truncated to integers; `total` tokens are the map's integral `total` entry.
 
 /// Sum (`DOUBLE PRECISION`, 0 when none) of the numeric values of the JSON object text
 /// `map` whose lowercased key contains `needle` (a fixed ASCII word, never input).
@@ -14,7 +14,7 @@ pub(crate) fn key_sum(map: &str, needle: &'static str) -> String {
     )
 }
 
-/// [`key_sum`] truncated toward zero to a `BIGINT` (the embedded facts' token columns).
+/// [`key_sum`] truncated toward zero to a `BIGINT` (the embedded backend's token columns).
 pub(crate) fn key_sum_tokens(map: &str, needle: &'static str) -> String {
     format!(
         "trunc(GREATEST(LEAST({}, 9.2e18::float8), -9.2e18::float8))::bigint",

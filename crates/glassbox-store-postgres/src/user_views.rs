@@ -1,6 +1,6 @@
 //! The users view of the web UI on PostgreSQL: traces grouped by `user_id`, with the
 //! tokens and cost of their observations computed from the observation rows (the
-//! embedded backend reads them from its `observation_facts`).
+//! embedded backend reads the measure columns it keeps in its `observations`).
 
 use async_trait::async_trait;
 use sqlx::Row;

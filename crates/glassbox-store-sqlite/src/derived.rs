@@ -1,9 +1,9 @@
 //! What the write path derives from a folded observation, inside the writer's
-//! transaction: its model, usage and cost (pricing), its fact row for the metrics engine,
-//! and the rollup cells that row contributes to. A re-folded observation replaces its
-//! previous fact and contribution (old subtracted, new added), so rollups never count an
-//! observation twice; a trace that changes updates the copies of its fields in the facts
-//! of its observations.
+//! transaction: its model, usage and cost (pricing), the measure columns of its row
+//! ([`Measures`]), and the rollup cells it contributes to. A re-folded observation
+//! replaces its previous contribution (computed from its stored row before the row is
+//! overwritten: old subtracted, new added), so rollups never count an observation twice;
+//! a trace whose user changes moves the contributions of its observations.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -17,7 +17,7 @@ use glassbox_model::models::{ModelDefinition, builtin_models, select_model, tier
 use glassbox_model::pricing::infer_usage_and_cost;
 use glassbox_model::tokenize::count_tokens;
 use glassbox_model::usage::sum_keys_containing;
-use glassbox_model::{Micros, Observation, ProjectId, Trace};
+use glassbox_model::{JsonObject, Micros, Observation, ProjectId, Trace};
 use glassbox_store::StoreResult;
 
 use crate::connection::internal;
@@ -149,125 +149,129 @@ pub(crate) fn price_observation(
 }
 
 // ---------------------------------------------------------------------------------------
-// Facts
+// Measures and facts
 
-pub(crate) const FACT_COLUMNS: &str = "start_time, id, trace_id, type, name, environment, level, version, model, \
-    prompt_name, prompt_version, parent_observation_id, is_root, end_time, completion_start_time, input_tokens, \
-    output_tokens, total_tokens, input_cost, output_cost, total_cost, user_id, session_id, trace_name, \
-    trace_release, trace_version, trace_tags";
-
-/// The trace fields copied into the facts of its observations.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) struct TraceDims {
-    pub user_id: Option<String>,
-    pub session_id: Option<String>,
-    pub name: Option<String>,
-    pub release: Option<String>,
-    pub version: Option<String>,
-    /// JSON array text.
-    pub tags: String,
+/// The numbers of an observation that metrics sum and that SQL cannot cheaply take from
+/// its usage and cost maps: kept in columns of its row (`input_tokens`, `output_tokens`,
+/// `total_tokens`, `input_cost`, `output_cost`), computed when the row is written.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct Measures {
+    /// Sum of the usage keys containing "input".
+    pub input_tokens: i64,
+    /// Sum of the usage keys containing "output".
+    pub output_tokens: i64,
+    /// Usage `total`.
+    pub total_tokens: i64,
+    /// Sum of the cost keys containing "input".
+    pub input_cost: f64,
+    /// Sum of the cost keys containing "output".
+    pub output_cost: f64,
 }
 
-impl TraceDims {
-    fn of(trace: &Trace) -> TraceDims {
-        TraceDims {
-            user_id: trace.user_id.clone(),
-            session_id: trace.session_id.clone(),
-            name: trace.name.clone(),
-            release: trace.release.clone(),
-            version: trace.version.clone(),
-            tags: serde_json::to_string(&trace.tags).unwrap_or_else(|_| "[]".into()),
+impl Measures {
+    pub(crate) fn of(observation: &Observation) -> Measures {
+        Measures::of_maps(&observation.usage_details, &observation.cost_details)
+    }
+
+    fn of_maps(usage: &JsonObject, cost: &JsonObject) -> Measures {
+        let tokens = |needle| sum_keys_containing(usage, needle).unwrap_or(0.0) as i64;
+        Measures {
+            input_tokens: tokens("input"),
+            output_tokens: tokens("output"),
+            total_tokens: usage.get("total").and_then(Value::as_i64).unwrap_or(0),
+            input_cost: sum_keys_containing(cost, "input").unwrap_or(0.0),
+            output_cost: sum_keys_containing(cost, "output").unwrap_or(0.0),
         }
     }
 }
 
+/// The columns of an observation row [`Fact::from_row`] reads (unqualified).
+const FACT_COLUMNS: [&str; 15] = [
+    "start_time",
+    "trace_id",
+    "type",
+    "name",
+    "environment",
+    "level",
+    "model",
+    "end_time",
+    "completion_start_time",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "input_cost",
+    "output_cost",
+    "total_cost",
+];
+
+/// [`FACT_COLUMNS`] qualified by `alias`, comma-separated.
+fn fact_columns(alias: &str) -> String {
+    FACT_COLUMNS
+        .iter()
+        .map(|column| format!("{alias}.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What an observation contributes to the rollups: the cells it is counted in (its
+/// day and dimensions, its trace's user) and the values it adds there. Built from the
+/// folded observation, or from its stored row and its trace's stored user; never stored.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Fact {
     pub start_time: Micros,
-    pub id: String,
     pub trace_id: String,
     pub r#type: String,
     pub name: Option<String>,
     pub environment: String,
     pub level: String,
-    pub version: Option<String>,
     pub model: Option<String>,
-    pub prompt_name: Option<String>,
-    pub prompt_version: Option<i64>,
-    pub parent_observation_id: Option<String>,
-    pub is_root: bool,
     pub end_time: Option<Micros>,
     pub completion_start_time: Option<Micros>,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub total_tokens: i64,
-    pub input_cost: f64,
-    pub output_cost: f64,
+    pub measures: Measures,
     pub total_cost: Option<f64>,
-    pub trace: TraceDims,
+    /// The user of the observation's trace (`None` also when there is no trace row).
+    pub user_id: Option<String>,
 }
 
 impl Fact {
-    fn of(observation: &Observation, trace: TraceDims) -> Fact {
-        let usage = &observation.usage_details;
-        let tokens = |needle| sum_keys_containing(usage, needle).unwrap_or(0.0) as i64;
+    fn of(observation: &Observation, user_id: Option<String>) -> Fact {
         Fact {
             start_time: observation.start_time,
-            id: observation.id.clone(),
             trace_id: observation.trace_id.clone(),
             r#type: observation.r#type.clone(),
             name: observation.name.clone(),
             environment: observation.environment.clone(),
             level: observation.level.clone(),
-            version: observation.version.clone(),
             model: observation.model.clone(),
-            prompt_name: observation.prompt_name.clone(),
-            prompt_version: observation.prompt_version,
-            parent_observation_id: observation.parent_observation_id.clone(),
-            is_root: observation.parent_observation_id.is_none() || observation.is_app_root,
             end_time: observation.end_time,
             completion_start_time: observation.completion_start_time,
-            input_tokens: tokens("input"),
-            output_tokens: tokens("output"),
-            total_tokens: usage.get("total").and_then(Value::as_i64).unwrap_or(0),
-            input_cost: sum_keys_containing(&observation.cost_details, "input").unwrap_or(0.0),
-            output_cost: sum_keys_containing(&observation.cost_details, "output").unwrap_or(0.0),
+            measures: Measures::of(observation),
             total_cost: observation.total_cost,
-            trace,
+            user_id,
         }
     }
 
-    fn from_row(row: &Row<'_>) -> rusqlite::Result<Fact> {
+    /// Reads [`FACT_COLUMNS`] starting at `first`; the user is the caller's.
+    fn from_row(row: &Row<'_>, first: usize, user_id: Option<String>) -> rusqlite::Result<Fact> {
         Ok(Fact {
-            start_time: row.get(0)?,
-            id: row.get(1)?,
-            trace_id: row.get(2)?,
-            r#type: row.get(3)?,
-            name: row.get(4)?,
-            environment: row.get(5)?,
-            level: row.get(6)?,
-            version: row.get(7)?,
-            model: row.get(8)?,
-            prompt_name: row.get(9)?,
-            prompt_version: row.get(10)?,
-            parent_observation_id: row.get(11)?,
-            is_root: row.get(12)?,
-            end_time: row.get(13)?,
-            completion_start_time: row.get(14)?,
-            input_tokens: row.get(15)?,
-            output_tokens: row.get(16)?,
-            total_tokens: row.get(17)?,
-            input_cost: row.get(18)?,
-            output_cost: row.get(19)?,
-            total_cost: row.get(20)?,
-            trace: TraceDims {
-                user_id: row.get(21)?,
-                session_id: row.get(22)?,
-                name: row.get(23)?,
-                release: row.get(24)?,
-                version: row.get(25)?,
-                tags: row.get(26)?,
+            start_time: row.get(first)?,
+            trace_id: row.get(first + 1)?,
+            r#type: row.get(first + 2)?,
+            name: row.get(first + 3)?,
+            environment: row.get(first + 4)?,
+            level: row.get(first + 5)?,
+            model: row.get(first + 6)?,
+            end_time: row.get(first + 7)?,
+            completion_start_time: row.get(first + 8)?,
+            measures: Measures {
+                input_tokens: row.get(first + 9)?,
+                output_tokens: row.get(first + 10)?,
+                total_tokens: row.get(first + 11)?,
+                input_cost: row.get(first + 12)?,
+                output_cost: row.get(first + 13)?,
             },
+            total_cost: row.get(first + 14)?,
+            user_id,
         })
     }
 
@@ -282,123 +286,87 @@ impl Fact {
     }
 }
 
-fn trace_dims(
+/// The stored user of a trace (`None` without a trace row). Inside [`batched`] it is read
+/// once per request and trace, and follows the trace's folds and deletion.
+fn trace_user(
     connection: &Connection,
     project: &ProjectId,
     trace_id: &str,
-) -> StoreResult<TraceDims> {
-    connection
-        .prepare_cached(
-            "SELECT user_id, session_id, name, release, version, tags FROM traces WHERE project_id = ?1 AND id = ?2",
-        )
+) -> StoreResult<Option<String>> {
+    let key = (project.as_str().to_owned(), trace_id.to_owned());
+    let cached = PENDING.with(|pending| {
+        pending
+            .borrow()
+            .as_ref()
+            .and_then(|pending| pending.users.get(&key).cloned())
+    });
+    if let Some(user) = cached {
+        return Ok(user);
+    }
+    let user: Option<String> = connection
+        .prepare_cached("SELECT user_id FROM traces WHERE project_id = ?1 AND id = ?2")
         .and_then(|mut statement| {
             statement
-                .query_row(params![project.as_str(), trace_id], |row| {
-                    Ok(TraceDims {
-                        user_id: row.get(0)?,
-                        session_id: row.get(1)?,
-                        name: row.get(2)?,
-                        release: row.get(3)?,
-                        version: row.get(4)?,
-                        tags: row.get(5)?,
-                    })
-                })
+                .query_row(params![project.as_str(), trace_id], |row| row.get(0))
                 .optional()
         })
-        .map(|found| {
-            found.unwrap_or_else(|| TraceDims {
-                tags: "[]".into(),
-                ..TraceDims::default()
-            })
-        })
-        .map_err(internal)
+        .map(Option::flatten)
+        .map_err(internal)?;
+    remember_user(key, user.clone());
+    Ok(user)
 }
 
-fn load_fact(
+/// Inside [`batched`]: the trace `key` has (or is about to have) `user`.
+fn remember_user(key: (String, String), user: Option<String>) {
+    PENDING.with(|pending| {
+        if let Some(pending) = pending.borrow_mut().as_mut() {
+            pending.users.insert(key, user);
+        }
+    });
+}
+
+/// The fact of the stored row of observation `id`, if there is one.
+fn stored_fact(
     connection: &Connection,
     project: &ProjectId,
-    start_time: Micros,
     id: &str,
 ) -> StoreResult<Option<Fact>> {
-    query_optional(
+    let found = query_optional(
         connection,
         &format!(
-            "SELECT {FACT_COLUMNS} FROM observation_facts WHERE project_id = ?1 AND start_time = ?2 AND id = ?3"
+            "SELECT {} FROM observations o WHERE o.project_id = ?1 AND o.id = ?2",
+            fact_columns("o")
         ),
-        params![project.as_str(), start_time, id],
-        Fact::from_row,
-    )
+        params![project.as_str(), id],
+        |row| Fact::from_row(row, 0, None),
+    )?;
+    match found {
+        Some(mut fact) => {
+            fact.user_id = trace_user(connection, project, &fact.trace_id)?;
+            Ok(Some(fact))
+        }
+        None => Ok(None),
+    }
 }
 
-/// `INDEXED BY`: without statistics SQLite would scan the whole project through the
-/// primary key's `project_id` prefix instead.
+/// The facts of the stored rows of a trace's observations, with `user_id` as its user.
+/// `INDEXED BY`: without statistics SQLite may prefer another index's `project_id` prefix.
 fn facts_of_trace(
     connection: &Connection,
     project: &ProjectId,
     trace_id: &str,
+    user_id: &Option<String>,
 ) -> StoreResult<Vec<Fact>> {
     query_all(
         connection,
         &format!(
-            "SELECT {FACT_COLUMNS} FROM observation_facts INDEXED BY observation_facts_by_trace \
-             WHERE project_id = ?1 AND trace_id = ?2"
+            "SELECT {} FROM observations o INDEXED BY observations_by_trace \
+             WHERE o.project_id = ?1 AND o.trace_id = ?2",
+            fact_columns("o")
         ),
         params![project.as_str(), trace_id],
-        Fact::from_row,
+        |row| Fact::from_row(row, 0, user_id.clone()),
     )
-}
-
-fn delete_fact(connection: &Connection, project: &ProjectId, fact: &Fact) -> StoreResult<()> {
-    connection
-        .prepare_cached(
-            "DELETE FROM observation_facts WHERE project_id = ?1 AND start_time = ?2 AND id = ?3",
-        )
-        .and_then(|mut statement| {
-            statement.execute(params![project.as_str(), fact.start_time, fact.id])
-        })
-        .map(drop)
-        .map_err(internal)
-}
-
-fn insert_fact(connection: &Connection, project: &ProjectId, fact: &Fact) -> StoreResult<()> {
-    let values: Vec<SqlValue> = vec![
-        project.as_str().to_owned().into(),
-        fact.start_time.into(),
-        fact.id.clone().into(),
-        fact.trace_id.clone().into(),
-        fact.r#type.clone().into(),
-        fact.name.clone().into(),
-        fact.environment.clone().into(),
-        fact.level.clone().into(),
-        fact.version.clone().into(),
-        fact.model.clone().into(),
-        fact.prompt_name.clone().into(),
-        fact.prompt_version.into(),
-        fact.parent_observation_id.clone().into(),
-        i64::from(fact.is_root).into(),
-        fact.end_time.into(),
-        fact.completion_start_time.into(),
-        fact.input_tokens.into(),
-        fact.output_tokens.into(),
-        fact.total_tokens.into(),
-        fact.input_cost.into(),
-        fact.output_cost.into(),
-        fact.total_cost.into(),
-        fact.trace.user_id.clone().into(),
-        fact.trace.session_id.clone().into(),
-        fact.trace.name.clone().into(),
-        fact.trace.release.clone().into(),
-        fact.trace.version.clone().into(),
-        fact.trace.tags.clone().into(),
-    ];
-    connection
-        .prepare_cached(&format!(
-            "INSERT OR REPLACE INTO observation_facts (project_id, {FACT_COLUMNS}) VALUES ({})",
-            crate::sql::placeholders(values.len())
-        ))
-        .and_then(|mut statement| statement.execute(rusqlite::params_from_iter(values)))
-        .map(drop)
-        .map_err(internal)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -486,11 +454,11 @@ impl Cell {
             self.ttft_n += sign;
             self.ttft_sum += s * ttft;
         }
-        self.input_tokens += s * fact.input_tokens as f64;
-        self.output_tokens += s * fact.output_tokens as f64;
-        self.total_tokens += s * fact.total_tokens as f64;
-        self.input_cost += s * fact.input_cost;
-        self.output_cost += s * fact.output_cost;
+        self.input_tokens += s * fact.measures.input_tokens as f64;
+        self.output_tokens += s * fact.measures.output_tokens as f64;
+        self.total_tokens += s * fact.measures.total_tokens as f64;
+        self.input_cost += s * fact.measures.input_cost;
+        self.output_cost += s * fact.measures.output_cost;
         if let Some(cost) = fact.total_cost {
             self.total_cost_n += sign;
             self.total_cost += s * cost;
@@ -505,12 +473,15 @@ fn fact_column(fact: &Fact, column: &str) -> Option<String> {
         "name" => fact.name.clone(),
         "model" => fact.model.clone(),
         "level" => Some(fact.level.clone()),
-        "user_id" => fact.trace.user_id.clone(),
+        "user_id" => fact.user_id.clone(),
         _ => None,
     }
 }
 
-fn cell_address(rollup: &Rollup, fact: &Fact) -> (Micros, Vec<Option<String>>) {
+/// A cell of a rollup: its bucket and dimension values.
+type Address = (Micros, Vec<Option<String>>);
+
+fn cell_address(rollup: &Rollup, fact: &Fact) -> Address {
     let values = rollup
         .columns
         .iter()
@@ -519,77 +490,40 @@ fn cell_address(rollup: &Rollup, fact: &Fact) -> (Micros, Vec<Option<String>>) {
     (rollup.unit.bucket(fact.start_time), values)
 }
 
-/// Rollup changes of the current write, grouped by cell: (rollup index, project,
-/// address) → (fact, sign) changes, applied once per cell by [`batched`].
-type PendingCells = HashMap<(usize, String, (Micros, Vec<Option<String>>)), Vec<(Fact, i64)>>;
-
-/// Writes the facts of a request's observations, gathered by [`observation_changed`]:
-/// after every fold of the request, so each takes its trace's final fields (read once
-/// per trace) and is written once, in key order; a fact its trace's fold rewrote in the
-/// meantime is the `old` one replaced here.
-fn write_facts(
-    connection: &Connection,
-    mut facts: Vec<(ProjectId, Option<Micros>, Fact)>,
-) -> StoreResult<()> {
-    facts.sort_by(|a, b| (&a.0.0, a.2.start_time, &a.2.id).cmp(&(&b.0.0, b.2.start_time, &b.2.id)));
-    let mut dims: HashMap<(String, String), TraceDims> = HashMap::new();
-    for (project, previous_start, mut fact) in facts {
-        let key = (project.as_str().to_owned(), fact.trace_id.clone());
-        fact.trace = match dims.get(&key) {
-            Some(found) => found.clone(),
-            None => {
-                let found = trace_dims(connection, &project, &fact.trace_id)?;
-                dims.insert(key, found.clone());
-                found
-            }
-        };
-        let old = match previous_start {
-            Some(start) => load_fact(connection, &project, start, &fact.id)?,
-            None => None,
-        };
-        replace_fact(connection, &project, old.as_ref(), Some(&fact))?;
-    }
-    Ok(())
+/// The derived-state work of the current write request, gathered by [`batched`].
+#[derive(Default)]
+struct Pending {
+    /// Rollup changes grouped by cell: (rollup index, project, address) → (fact, sign)
+    /// changes in the order they were made, applied once per cell.
+    cells: HashMap<(usize, String, Address), Vec<(Fact, i64)>>,
+    /// (project, trace id) → the trace's user as stored (or about to be).
+    users: HashMap<(String, String), Option<String>>,
 }
 
-/// A request's observation facts waiting for [`write_facts`]: (project, start of the
-/// stored row before the fold, fact without its trace fields).
-type PendingFacts = Vec<(ProjectId, Option<Micros>, Fact)>;
-
 thread_local! {
-    /// Set while the writer thread runs [`batched`]: facts wait here.
-    static PENDING_FACTS: std::cell::RefCell<Option<PendingFacts>> = const { std::cell::RefCell::new(None) };
-    /// Set while the writer thread runs [`batched`]: cell changes wait here.
-    static PENDING: std::cell::RefCell<Option<PendingCells>> = const { std::cell::RefCell::new(None) };
+    /// Set while the writer thread runs [`batched`].
+    static PENDING: std::cell::RefCell<Option<Pending>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Runs `work` (one write request on the writer thread) with rollup cell updates
 /// gathered and applied once per cell at its end: a request's observations share their
-/// day, environment, model and user cells. Cell sums and sketches add up in any order,
-/// so the result is the one of applying them one by one. Nothing is applied when `work`
-/// fails (its savepoint is rolled back anyway).
+/// day, environment, model and user cells. Each change is computed from the rows as
+/// they are when it is made (every hook runs just before its row is written), so the
+/// changes of a cell add up to the ones of applying them one by one; they are applied
+/// in the order they were made. Nothing is applied when `work` fails (its savepoint is
+/// rolled back anyway).
 pub(crate) fn batched<T>(
     connection: &Connection,
     work: impl FnOnce() -> StoreResult<T>,
 ) -> StoreResult<T> {
-    PENDING.with(|pending| *pending.borrow_mut() = Some(HashMap::new()));
-    PENDING_FACTS.with(|pending| *pending.borrow_mut() = Some(Vec::new()));
+    PENDING.with(|pending| *pending.borrow_mut() = Some(Pending::default()));
     let result = work();
-    let facts = PENDING_FACTS
-        .with(|pending| pending.borrow_mut().take())
-        .unwrap_or_default();
-    let result = result.and_then(|value| {
-        crate::profile::time(crate::profile::Phase::Derived, || {
-            write_facts(connection, facts)
-        })?;
-        Ok(value)
-    });
-    let cells = PENDING
+    let pending = PENDING
         .with(|pending| pending.borrow_mut().take())
         .unwrap_or_default();
     let value = result?;
     crate::profile::time(crate::profile::Phase::Derived, || {
-        for ((index, project, address), changes) in cells {
+        for ((index, project, address), changes) in pending.cells {
             let changes: Vec<(&Fact, i64)> =
                 changes.iter().map(|(fact, sign)| (fact, *sign)).collect();
             apply_cell(
@@ -608,20 +542,17 @@ pub(crate) fn batched<T>(
 fn update_cell(
     connection: &Connection,
     project: &ProjectId,
-    rollup: &Rollup,
-    address: &(Micros, Vec<Option<String>>),
+    index: usize,
+    address: &Address,
     changes: &[(&Fact, i64)],
 ) -> StoreResult<()> {
-    let index = ROLLUPS
-        .iter()
-        .position(|known| known.table == rollup.table)
-        .unwrap_or(0);
     let deferred = PENDING.with(|pending| {
         let mut pending = pending.borrow_mut();
-        let Some(cells) = pending.as_mut() else {
+        let Some(pending) = pending.as_mut() else {
             return false;
         };
-        cells
+        pending
+            .cells
             .entry((index, project.as_str().to_owned(), address.clone()))
             .or_default()
             .extend(changes.iter().map(|(fact, sign)| ((*fact).clone(), *sign)));
@@ -630,16 +561,17 @@ fn update_cell(
     if deferred {
         return Ok(());
     }
-    apply_cell(connection, project, rollup, address, changes)
+    apply_cell(connection, project, &ROLLUPS[index], address, changes)
 }
 
 fn apply_cell(
     connection: &Connection,
     project: &ProjectId,
     rollup: &Rollup,
-    (bucket, values): &(Micros, Vec<Option<String>>),
+    address: &Address,
     changes: &[(&Fact, i64)],
 ) -> StoreResult<()> {
+    let (bucket, values) = address;
     let key = serde_json::to_string(values).map_err(internal)?;
     let mut cell = query_optional(
         connection,
@@ -654,6 +586,18 @@ fn apply_cell(
     for (fact, sign) in changes {
         cell.add(fact, *sign);
     }
+    write_cell(connection, project, rollup, address, &cell)
+}
+
+/// Stores `cell` at `address`, or deletes it when it counts no row.
+fn write_cell(
+    connection: &Connection,
+    project: &ProjectId,
+    rollup: &Rollup,
+    (bucket, values): &Address,
+    cell: &Cell,
+) -> StoreResult<()> {
+    let key = serde_json::to_string(values).map_err(internal)?;
     if cell.rows <= 0 {
         return connection
             .prepare_cached(&format!(
@@ -697,7 +641,7 @@ fn apply_cell(
         .map_err(internal)
 }
 
-/// Replaces `old` by `new` (either may be absent): the fact row and every rollup cell.
+/// Replaces the contribution `old` by `new` (either may be absent) in every rollup.
 fn replace_fact(
     connection: &Connection,
     project: &ProjectId,
@@ -707,25 +651,19 @@ fn replace_fact(
     if old.is_some() && old == new {
         return Ok(());
     }
-    if let Some(old) = old {
-        delete_fact(connection, project, old)?;
-    }
-    if let Some(new) = new {
-        insert_fact(connection, project, new)?;
-    }
-    for rollup in &ROLLUPS {
+    for (index, rollup) in ROLLUPS.iter().enumerate() {
         let old_address = old.map(|fact| cell_address(rollup, fact));
         let new_address = new.map(|fact| cell_address(rollup, fact));
         match (old, new, &new_address) {
             (Some(old), Some(new), Some(address)) if old_address.as_ref() == Some(address) => {
-                update_cell(connection, project, rollup, address, &[(old, -1), (new, 1)])?;
+                update_cell(connection, project, index, address, &[(old, -1), (new, 1)])?;
             }
             _ => {
                 if let (Some(old), Some(address)) = (old, &old_address) {
-                    update_cell(connection, project, rollup, address, &[(old, -1)])?;
+                    update_cell(connection, project, index, address, &[(old, -1)])?;
                 }
                 if let (Some(new), Some(address)) = (new, &new_address) {
-                    update_cell(connection, project, rollup, address, &[(new, 1)])?;
+                    update_cell(connection, project, index, address, &[(new, 1)])?;
                 }
             }
         }
@@ -734,22 +672,19 @@ fn replace_fact(
 }
 
 // ---------------------------------------------------------------------------------------
-// Hooks of the write path
+// Hooks of the write path. Each runs just before its row is written (or deleted): the
+// old contribution is read from the stored rows, the new one from the folded entity.
 
 /// After the fold of an observation, before its row is written: prices it and replaces
-/// its fact and rollup contribution.
+/// its rollup contribution.
 pub(crate) fn observation_folded(
     connection: &Connection,
     project: &ProjectId,
     observation: &mut Observation,
 ) -> StoreResult<()> {
-    let previous_start: Option<Micros> = query_optional(
-        connection,
-        "SELECT start_time FROM observations WHERE project_id = ?1 AND id = ?2",
-        params![project.as_str(), observation.id],
-        |row| row.get(0),
-    )?;
-    observation_folded_after(connection, project, observation, previous_start)
+    price_observation(connection, project, observation)?;
+    let old = stored_fact(connection, project, &observation.id)?;
+    replace_observation(connection, project, old, observation)
 }
 
 /// [`observation_folded`] when the caller knows the stored row's start (`None`: no row).
@@ -763,66 +698,74 @@ pub(crate) fn observation_folded_after(
     observation_changed(connection, project, previous_start, observation)
 }
 
-/// Replaces the fact of an observation whose stored row had `previous_start` (if any).
-/// Inside [`batched`] the fact waits for the end of the request (see [`PENDING_FACTS`]).
+/// Replaces the rollup contribution of an observation about to be written over its
+/// stored row, which had `previous_start` (`None`: there is no row, nothing is read).
 pub(crate) fn observation_changed(
     connection: &Connection,
     project: &ProjectId,
     previous_start: Option<Micros>,
     observation: &Observation,
 ) -> StoreResult<()> {
-    let deferred = PENDING_FACTS.with(|pending| {
-        let mut pending = pending.borrow_mut();
-        let Some(facts) = pending.as_mut() else {
-            return false;
-        };
-        let fact = Fact::of(observation, TraceDims::default());
-        facts.push((project.clone(), previous_start, fact));
-        true
-    });
-    if deferred {
-        return Ok(());
-    }
     let old = match previous_start {
-        Some(start) => load_fact(connection, project, start, &observation.id)?,
+        Some(_) => stored_fact(connection, project, &observation.id)?,
         None => None,
     };
-    let dims = trace_dims(connection, project, &observation.trace_id)?;
-    let new = Fact::of(observation, dims);
+    replace_observation(connection, project, old, observation)
+}
+
+fn replace_observation(
+    connection: &Connection,
+    project: &ProjectId,
+    old: Option<Fact>,
+    observation: &Observation,
+) -> StoreResult<()> {
+    let user = trace_user(connection, project, &observation.trace_id)?;
+    let new = Fact::of(observation, user);
     replace_fact(connection, project, old.as_ref(), Some(&new))
 }
 
-/// After the fold of a trace: its fields in the facts of its observations follow it.
+/// After the fold of a trace, before its row is written: when its user changes, the
+/// contributions of its stored observations move to the new user's cells.
 pub(crate) fn trace_folded(
     connection: &Connection,
     project: &ProjectId,
     trace: &Trace,
 ) -> StoreResult<()> {
-    let dims = TraceDims::of(trace);
-    for old in facts_of_trace(connection, project, &trace.id)? {
-        if old.trace != dims {
-            let mut new = old.clone();
-            new.trace = dims.clone();
-            replace_fact(connection, project, Some(&old), Some(&new))?;
-        }
+    let old_user = trace_user(connection, project, &trace.id)?;
+    remember_user(
+        (project.as_str().to_owned(), trace.id.clone()),
+        trace.user_id.clone(),
+    );
+    if old_user == trace.user_id {
+        return Ok(());
+    }
+    for old in facts_of_trace(connection, project, &trace.id, &old_user)? {
+        let new = Fact {
+            user_id: trace.user_id.clone(),
+            ..old.clone()
+        };
+        replace_fact(connection, project, Some(&old), Some(&new))?;
     }
     Ok(())
 }
 
-/// Before a trace's observations are deleted: their facts and contributions go.
+/// Before a trace and its observations are deleted: their contributions go.
 pub(crate) fn trace_deleted(
     connection: &Connection,
     project: &ProjectId,
     trace_id: &str,
 ) -> StoreResult<()> {
-    for old in facts_of_trace(connection, project, trace_id)? {
+    let user = trace_user(connection, project, trace_id)?;
+    remember_user((project.as_str().to_owned(), trace_id.to_owned()), None);
+    for old in facts_of_trace(connection, project, trace_id, &user)? {
         replace_fact(connection, project, Some(&old), None)?;
     }
     Ok(())
 }
 
-/// Builds the facts and rollups of observations stored before they existed (once, at
-/// start-up after the upgrade that added them).
+/// Rebuilds the rollups (and the measure columns) from the stored observation rows and
+/// their traces, once at start-up when `derived_state` asks for it (after an upgrade
+/// from a version without them).
 pub(crate) fn rebuild_if_needed(connection: &Connection) -> Result<(), String> {
     let needed: bool = connection
         .query_row(
@@ -834,39 +777,77 @@ pub(crate) fn rebuild_if_needed(connection: &Connection) -> Result<(), String> {
     if !needed {
         return Ok(());
     }
-    tracing::info!("building metrics facts and rollups of stored observations");
+    tracing::info!("building metrics rollups of stored observations");
     let work = || -> StoreResult<()> {
         connection
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(internal)?;
-        for table in [
-            "observation_facts",
-            "rollup_observations_daily",
-            "rollup_users_daily",
-        ] {
+        for rollup in &ROLLUPS {
             connection
-                .execute(&format!("DELETE FROM {table}"), [])
+                .execute(&format!("DELETE FROM {}", rollup.table), [])
                 .map_err(internal)?;
         }
-        let mut statement = connection
-            .prepare(&format!(
-                "SELECT {}, o.project_id FROM observations o",
-                crate::rows::STORED_OBSERVATION_COLUMNS
-            ))
-            .map_err(internal)?;
-        let last = statement.column_count() - 1;
-        let mut rows = statement.query([]).map_err(internal)?;
-        while let Some(row) = rows.next().map_err(internal)? {
-            let project = ProjectId(row.get(last).map_err(internal)?);
-            let observation =
-                crate::rows::observation_from_stored_row(connection, project.as_str(), row)
-                    .map_err(internal)?;
-            let dims = trace_dims(connection, &project, &observation.trace_id)?;
-            replace_fact(
+        let mut cells: HashMap<(usize, String, Address), Cell> = HashMap::new();
+        // Rows whose measure columns differ from their usage and cost maps (rows stored
+        // before the columns existed), updated after the scan.
+        let mut stale: Vec<(i64, Measures)> = Vec::new();
+        {
+            let first = 5;
+            let mut statement = connection
+                .prepare(&format!(
+                    "SELECT o.rowid, o.project_id, o.usage_details, o.cost_details, t.user_id, {} \
+                     FROM observations o LEFT JOIN traces t ON t.project_id = o.project_id AND t.id = o.trace_id",
+                    fact_columns("o")
+                ))
+                .map_err(internal)?;
+            let mut rows = statement.query([]).map_err(internal)?;
+            while let Some(row) = rows.next().map_err(internal)? {
+                let rowid: i64 = row.get(0).map_err(internal)?;
+                let project: String = row.get(1).map_err(internal)?;
+                let map = |index: usize| -> StoreResult<JsonObject> {
+                    let text: String = row.get(index).map_err(internal)?;
+                    Ok(serde_json::from_str(&text).unwrap_or_default())
+                };
+                let measures = Measures::of_maps(&map(2)?, &map(3)?);
+                let user: Option<String> = row.get(4).map_err(internal)?;
+                let mut fact = Fact::from_row(row, first, user).map_err(internal)?;
+                if fact.measures != measures {
+                    stale.push((rowid, measures));
+                    fact.measures = measures;
+                }
+                for (index, rollup) in ROLLUPS.iter().enumerate() {
+                    cells
+                        .entry((index, project.clone(), cell_address(rollup, &fact)))
+                        .or_default()
+                        .add(&fact, 1);
+                }
+            }
+        }
+        for (rowid, measures) in stale {
+            connection
+                .prepare_cached(
+                    "UPDATE observations SET input_tokens = ?2, output_tokens = ?3, total_tokens = ?4, \
+                     input_cost = ?5, output_cost = ?6 WHERE rowid = ?1",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![
+                        rowid,
+                        measures.input_tokens,
+                        measures.output_tokens,
+                        measures.total_tokens,
+                        measures.input_cost,
+                        measures.output_cost
+                    ])
+                })
+                .map_err(internal)?;
+        }
+        for ((index, project, address), cell) in cells {
+            write_cell(
                 connection,
-                &project,
-                None,
-                Some(&Fact::of(&observation, dims)),
+                &ProjectId(project),
+                &ROLLUPS[index],
+                &address,
+                &cell,
             )?;
         }
         connection
@@ -879,7 +860,7 @@ pub(crate) fn rebuild_if_needed(connection: &Connection) -> Result<(), String> {
     };
     work().map_err(|error| {
         let _ = connection.execute_batch("ROLLBACK");
-        format!("building metrics facts failed: {error}")
+        format!("building metrics rollups failed: {error}")
     })
 }
 
@@ -894,6 +875,7 @@ mod tests {
     use glassbox_model::{JsonObject, ProjectId};
     use glassbox_store::{IngestStore, MetricsOptions, MetricsStore};
 
+    use super::Measures;
     use crate::SqliteStore;
 
     fn generation(index: i64) -> IngestEvent {
@@ -969,11 +951,84 @@ mod tests {
             .unwrap()
     }
 
-    /// Facts are written at the end of each request (after its traces are folded): they
-    /// match the ones rebuilt from the stored rows, whatever the order of trace and
-    /// observation events within and across requests.
+    fn update(index: i64, input: i64, output: i64) -> IngestEvent {
+        let start = 1_740_823_200_000_000 + index * 600_000_000;
+        let body: JsonObject =
+            json!({"id": format!("g{index}"), "traceId": format!("t{}", index % 4),
+            "type": "GENERATION", "endTime": start + 77_000,
+            "providedUsageDetails": {"input": input, "output": output}})
+            .as_object()
+            .unwrap()
+            .clone();
+        IngestEvent {
+            event_id: format!("u{index}-{input}"),
+            event_type: "generation-update".into(),
+            timestamp: start + 1,
+            kind: EntityKind::Observation,
+            entity_id: format!("g{index}"),
+            body,
+            snapshot: false,
+        }
+    }
+
+    const MEASURES_SQL: &str = "SELECT project_id, id, input_tokens, output_tokens, total_tokens, input_cost, \
+        output_cost, usage_details, cost_details FROM observations ORDER BY project_id, id";
+    const OBSERVATION_CELLS_SQL: &str =
+        "SELECT * FROM rollup_observations_daily ORDER BY project_id, bucket, key";
+    const USER_CELLS_SQL: &str =
+        "SELECT * FROM rollup_users_daily ORDER BY project_id, bucket, key";
+
+    /// Empties the rollups and the measure columns, as after an upgrade from a version
+    /// without them, and asks for the rebuild at the next start.
+    fn forget_derived(dir: &std::path::Path) {
+        let connection = rusqlite::Connection::open(dir.join(crate::DATABASE_FILE)).unwrap();
+        connection
+            .execute_batch(
+                "DELETE FROM rollup_observations_daily; DELETE FROM rollup_users_daily; \
+                 UPDATE observations SET input_tokens = 0, output_tokens = 0, total_tokens = 0, input_cost = 0, \
+                 output_cost = 0; \
+                 INSERT OR REPLACE INTO derived_state (name, value) VALUES ('rebuild_metrics', 1);",
+            )
+            .unwrap();
+    }
+
+    /// The measure columns of every stored row are the ones of its usage and cost maps.
+    fn check_measures(dir: &std::path::Path) {
+        let connection = rusqlite::Connection::open(dir.join(crate::DATABASE_FILE)).unwrap();
+        let mut statement = connection.prepare(MEASURES_SQL).unwrap();
+        let rows: Vec<(String, Measures, Measures)> = statement
+            .query_map([], |row| {
+                let stored = Measures {
+                    input_tokens: row.get(2)?,
+                    output_tokens: row.get(3)?,
+                    total_tokens: row.get(4)?,
+                    input_cost: row.get(5)?,
+                    output_cost: row.get(6)?,
+                };
+                let usage: String = row.get(7)?;
+                let cost: String = row.get(8)?;
+                let derived = Measures::of_maps(
+                    &serde_json::from_str(&usage).unwrap(),
+                    &serde_json::from_str(&cost).unwrap(),
+                );
+                Ok((row.get(1)?, stored, derived))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(!rows.is_empty());
+        for (id, stored, derived) in rows {
+            assert_eq!(stored, derived, "measures of {id}");
+        }
+    }
+
+    /// Rollups are maintained per request from the stored rows (old) and the folded
+    /// entities (new): they match the ones rebuilt from the rows, whatever the order of
+    /// trace and observation events within and across requests, with observations
+    /// re-folded, traces whose user changes after their observations were written, and a
+    /// deleted trace.
     #[tokio::test]
-    async fn facts_written_per_request_follow_their_traces() {
+    async fn rollups_follow_their_traces_and_match_a_rebuild_from_rows() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         let project = ProjectId("p".into());
@@ -982,38 +1037,107 @@ mod tests {
         first.push(trace("t0", "bob", 2));
         first.push(trace("t1", "carol", 3));
         store.ingest(&project, first).await.unwrap();
-        let mut second = vec![trace("t2", "dave", 4)];
+        let mut second = vec![trace("t2", "dave", 4), update(5, 7, 70)];
         second.extend((8..16).map(generation));
         second.push(trace("t0", "erin", 5));
+        second.push(update(1, 3, 30));
         store.ingest(&project, second).await.unwrap();
         store
-            .ingest(&project, vec![trace("t3", "frank", 6)])
+            .ingest(&project, vec![trace("t3", "frank", 6), update(5, 9, 90)])
             .await
             .unwrap();
-        let facts_sql = "SELECT * FROM observation_facts ORDER BY project_id, start_time, id";
-        let users_sql = "SELECT project_id, bucket, environment, user_id, rows, input_tokens \
-                         FROM rollup_users_daily ORDER BY 1, 2, 3, 4";
-        let facts = dump(dir.path(), facts_sql);
-        assert_eq!(facts.len(), 16);
-        assert!(facts.iter().any(|fact| fact.contains("erin")));
-        let users = dump(dir.path(), users_sql);
+        store
+            .ingest(&project, vec![trace("t3", "gina", 7)])
+            .await
+            .unwrap();
+        store
+            .delete_traces(&project, &["t3".to_owned()])
+            .await
+            .unwrap();
         store.shutdown();
         drop(store);
+
+        check_measures(dir.path());
         let connection = rusqlite::Connection::open(dir.path().join(crate::DATABASE_FILE)).unwrap();
-        connection
-            .execute_batch(
-                "DELETE FROM observation_facts; DELETE FROM rollup_observations_daily; DELETE FROM rollup_users_daily; \
-                 INSERT OR REPLACE INTO derived_state (name, value) VALUES ('rebuild_metrics', 1);",
+        let g5: (i64, i64, i64, f64) = connection
+            .query_row(
+                "SELECT input_tokens, output_tokens, total_tokens, output_cost FROM observations \
+                 WHERE project_id = 'p' AND id = 'g5'",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
             )
             .unwrap();
+        assert_eq!((g5.0, g5.1, g5.2), (9, 90, 99));
+        assert!(g5.3 > 0.0, "output cost of g5: {}", g5.3);
+        // Per user: t0 (erin) g0 g4 g8 g12, t1 (carol) g1 g5 g9 g13, t2 (dave) g2 g6 g10
+        // g14; t3 and its observations were deleted.
+        let users: Vec<(Option<String>, i64, f64, f64)> = connection
+            .prepare("SELECT user_id, rows, input_tokens, output_tokens FROM rollup_users_daily ORDER BY user_id")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            users,
+            vec![
+                (
+                    Some("carol".to_owned()),
+                    4,
+                    3.0 + 9.0 + 900.0 + 1300.0,
+                    30.0 + 90.0 + 20.0
+                ),
+                (Some("dave".to_owned()), 4, 3200.0, 40.0),
+                (Some("erin".to_owned()), 4, 2400.0, 40.0),
+            ]
+        );
+        let observations: i64 = connection
+            .query_row(
+                "SELECT SUM(rows) FROM rollup_observations_daily",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(observations, 12);
         drop(connection);
+
+        let cells = dump(dir.path(), OBSERVATION_CELLS_SQL);
+        let users = dump(dir.path(), USER_CELLS_SQL);
+        let measures = dump(dir.path(), MEASURES_SQL);
+        forget_derived(dir.path());
         SqliteStore::open(dir.path()).unwrap().shutdown();
-        assert_eq!(dump(dir.path(), facts_sql), facts);
-        assert_eq!(dump(dir.path(), users_sql), users);
+        check_measures(dir.path());
+        assert_eq!(dump(dir.path(), MEASURES_SQL), measures);
+        assert_eq!(dump(dir.path(), OBSERVATION_CELLS_SQL), cells);
+        assert_eq!(dump(dir.path(), USER_CELLS_SQL), users);
+
+        // A rollup answers a filter on the trace's user from its own column.
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let query = parse_query_value(
+            &json!({"view": "observations", "dimensions": [{"field": "userId"}],
+                "filters": [{"column": "userId", "type": "string", "operator": "=", "value": "carol"}],
+                "metrics": [{"measure": "inputTokens", "aggregation": "sum"}, {"measure": "count", "aggregation": "count"}],
+                "fromTimestamp": "2025-03-01T00:00:00Z", "toTimestamp": "2025-03-02T00:00:00Z"}),
+            ApiVersion::V1,
+        )
+        .unwrap();
+        let mut rows = Vec::new();
+        for use_rollups in [true, false] {
+            rows.push(
+                store
+                    .query_metrics(&project, &query, MetricsOptions { use_rollups })
+                    .await
+                    .unwrap(),
+            );
+        }
+        assert_eq!(rows[0], rows[1]);
+        assert_eq!(rows[0].len(), 1);
+        assert_eq!(rows[0][0].dimensions, vec![json!("carol")]);
+        assert_eq!(rows[0][0].metrics, vec![json!(2212.0), json!(4)]);
     }
 
     #[tokio::test]
-    async fn facts_and_rollups_are_rebuilt_for_stored_observations() {
+    async fn rollups_and_measures_are_rebuilt_for_stored_observations() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         let events: Vec<IngestEvent> = (0..40).map(generation).collect();
@@ -1022,16 +1146,10 @@ mod tests {
         assert_eq!(before.len(), 3);
         store.shutdown();
         drop(store);
-        // As after an upgrade from a version without the derived tables.
-        let connection = rusqlite::Connection::open(dir.path().join(crate::DATABASE_FILE)).unwrap();
-        connection
-            .execute_batch(
-                "DELETE FROM observation_facts; DELETE FROM rollup_observations_daily; DELETE FROM rollup_users_daily; \
-                 INSERT OR REPLACE INTO derived_state (name, value) VALUES ('rebuild_metrics', 1);",
-            )
-            .unwrap();
-        drop(connection);
+        forget_derived(dir.path());
         let store = SqliteStore::open(dir.path()).unwrap();
         assert_eq!(answer(&store).await, before);
+        store.shutdown();
+        check_measures(dir.path());
     }
 }

@@ -56,10 +56,9 @@ pub const EXPORTED: &[&str] = &[
     "dataset_run_items",
 ];
 
-/// Tables of the embedded backend's own derived state (metrics facts and rollups); the
+/// Tables of the embedded backend's own derived state (metrics rollups); the
 /// PostgreSQL backend does not copy them.
 pub const SQLITE_ONLY: &[&str] = &[
-    "observation_facts",
     "rollup_observations_daily",
     "rollup_users_daily",
     "derived_state",
@@ -81,8 +80,17 @@ const PAYLOAD_COLUMNS: &[(&str, &str)] = &[
 /// The event log's body, which may be stored as a body blob (`payloads::store_body`).
 const EVENT_BODY: (&str, &str) = ("ingest_events", "body");
 
-/// Columns of the embedded schema's own bookkeeping, not copied.
-const SQLITE_ONLY_COLUMNS: &[(&str, &str)] = &[("observations", "snapshot_sequence")];
+/// Columns of the embedded schema's own bookkeeping, not copied. The measure columns of
+/// observations (`derived::Measures`) are derived from their usage and cost maps, which
+/// PostgreSQL sums in SQL (`usage_sql.rs`).
+const SQLITE_ONLY_COLUMNS: &[(&str, &str)] = &[
+    ("observations", "snapshot_sequence"),
+    ("observations", "input_tokens"),
+    ("observations", "output_tokens"),
+    ("observations", "total_tokens"),
+    ("observations", "input_cost"),
+    ("observations", "output_cost"),
+];
 
 /// The event-log rows that observations kept as their row alone stand for (an OTLP span
 /// not logged, `snapshots.rs`): the PostgreSQL backend folds from its log, so the copy of

@@ -1,10 +1,10 @@
 //! The SQL planner of the metrics engine. Every query becomes one streaming SELECT over
-//! the view's rows (observation facts, traces, scores) whose values feed the model's
-//! `Aggregator`; percentiles, histograms and distinct counts are computed in Rust, never
-//! with window functions. Queries that fit a rollup (count/sum/avg of additive measures,
-//! latency percentiles from sketches, dimensions and filters among the rollup's) read the
-//! rollup cells of the whole buckets in the range and stream only the partial buckets at
-//! its edges.
+//! the view's rows (observations joined to their traces, traces, scores) whose values
+//! feed the model's `Aggregator`; percentiles, histograms and distinct counts are computed
+//! in Rust, never with window functions. Queries that fit a rollup (count/sum/avg of
+//! additive measures, latency percentiles from sketches, dimensions and filters among the
+//! rollup's) read the rollup cells of the whole buckets in the range and stream only the
+//! partial buckets at its edges.
 
 use async_trait::async_trait;
 use rusqlite::Connection;
@@ -28,23 +28,23 @@ fn dimension_sql(view: View, name: &str) -> Option<&'static str> {
         View::Observations => match name {
             "id" => "f.id",
             "traceId" => "f.trace_id",
-            "traceName" => "f.trace_name",
+            "traceName" => "t.name",
             "environment" => "f.environment",
             "parentObservationId" => "f.parent_observation_id",
             "type" => "f.type",
             "name" => "f.name",
             "level" => "f.level",
             "version" => "f.version",
-            "tags" => "f.trace_tags",
+            "tags" => "COALESCE(t.tags, '[]')",
             "providedModelName" => "f.model",
             "promptName" => "f.prompt_name",
             "promptVersion" => "f.prompt_version",
-            "userId" => "f.user_id",
-            "sessionId" => "f.session_id",
-            "traceRelease" | "release" => "f.trace_release",
-            "traceVersion" => "f.trace_version",
+            "userId" => "t.user_id",
+            "sessionId" => "t.session_id",
+            "traceRelease" | "release" => "t.release",
+            "traceVersion" => "t.version",
             "startTimeMonth" => "strftime('%Y-%m', f.start_time / 1000000, 'unixepoch')",
-            "isRootObservation" => "f.is_root",
+            "isRootObservation" => "(f.parent_observation_id IS NULL OR f.is_app_root <> 0)",
             "startTime" => "f.start_time",
             _ => return None,
         },
@@ -116,14 +116,14 @@ fn measure_sql(view: View, name: &str) -> Option<&'static str> {
                 "(SELECT COUNT(*) FROM scores s WHERE s.project_id = f.project_id AND s.trace_id = f.trace_id AND s.observation_id = f.id)"
             }
             "traceId" => "f.trace_id",
-            "uniqueUserIds" => "f.user_id",
-            "uniqueSessionIds" => "f.session_id",
+            "uniqueUserIds" => "t.user_id",
+            "uniqueSessionIds" => "t.session_id",
             _ => return None,
         },
         View::Traces => match name {
             "count" => "1",
             "observationsCount" => {
-                "(SELECT COUNT(*) FROM observation_facts f INDEXED BY observation_facts_by_trace WHERE f.project_id = t.project_id AND f.trace_id = t.id)"
+                "(SELECT COUNT(*) FROM observations f INDEXED BY observations_by_trace WHERE f.project_id = t.project_id AND f.trace_id = t.id)"
             }
             "scoresCount" => {
                 "(SELECT COUNT(*) FROM scores s WHERE s.project_id = t.project_id AND s.trace_id = t.id)"
@@ -131,14 +131,14 @@ fn measure_sql(view: View, name: &str) -> Option<&'static str> {
             "uniqueUserIds" => "t.user_id",
             "uniqueSessionIds" => "t.session_id",
             "latency" => {
-                "(SELECT (MAX(COALESCE(f.end_time, f.start_time)) - MIN(f.start_time)) / 1000.0 FROM observation_facts f \
-                 INDEXED BY observation_facts_by_trace WHERE f.project_id = t.project_id AND f.trace_id = t.id)"
+                "(SELECT (MAX(COALESCE(f.end_time, f.start_time)) - MIN(f.start_time)) / 1000.0 FROM observations f \
+                 INDEXED BY observations_by_trace WHERE f.project_id = t.project_id AND f.trace_id = t.id)"
             }
             "totalTokens" => {
-                "(SELECT COALESCE(SUM(f.total_tokens), 0) FROM observation_facts f INDEXED BY observation_facts_by_trace WHERE f.project_id = t.project_id AND f.trace_id = t.id)"
+                "(SELECT COALESCE(SUM(f.total_tokens), 0) FROM observations f INDEXED BY observations_by_trace WHERE f.project_id = t.project_id AND f.trace_id = t.id)"
             }
             "totalCost" => {
-                "(SELECT COALESCE(SUM(f.total_cost), 0) FROM observation_facts f INDEXED BY observation_facts_by_trace WHERE f.project_id = t.project_id AND f.trace_id = t.id)"
+                "(SELECT COALESCE(SUM(f.total_cost), 0) FROM observations f INDEXED BY observations_by_trace WHERE f.project_id = t.project_id AND f.trace_id = t.id)"
             }
             _ => return None,
         },
@@ -153,7 +153,10 @@ fn measure_sql(view: View, name: &str) -> Option<&'static str> {
 /// `FROM ... WHERE <project> AND <view rows>`; one `?` (the project id).
 fn source_sql(view: View) -> &'static str {
     match view {
-        View::Observations => "FROM observation_facts f WHERE f.project_id = ?",
+        View::Observations => {
+            "FROM observations f LEFT JOIN traces t ON t.project_id = f.project_id AND t.id = f.trace_id \
+             WHERE f.project_id = ?"
+        }
         View::Traces => "FROM traces t WHERE t.project_id = ?",
         View::ScoresNumeric => {
             "FROM scores s LEFT JOIN traces t ON t.project_id = s.project_id AND t.id = s.trace_id \
@@ -178,6 +181,19 @@ struct ViewColumns(View);
 impl ColumnResolver for ViewColumns {
     fn expression(&self, column: &str) -> Option<String> {
         dimension_sql(self.0, column).map(str::to_owned)
+    }
+
+    fn score_target(&self) -> Option<(&'static str, &'static str, &'static str)> {
+        None
+    }
+}
+
+/// The columns of a rollup table (`f`) for the observations dimensions it keeps.
+struct RollupColumns;
+
+impl ColumnResolver for RollupColumns {
+    fn expression(&self, column: &str) -> Option<String> {
+        rollup_column(column).map(|name| format!("f.{name}"))
     }
 
     fn score_target(&self) -> Option<(&'static str, &'static str, &'static str)> {
@@ -288,7 +304,7 @@ fn stream_rows(
     Ok(())
 }
 
-/// The fact column a rollup keeps for an observations dimension.
+/// The column a rollup keeps for an observations dimension.
 fn rollup_column(dimension: &str) -> Option<&'static str> {
     Some(match dimension {
         "environment" => "environment",
@@ -414,9 +430,9 @@ fn read_cells(
         })
         .collect::<Vec<_>>()
         .join(", ");
-    // Filters name observation dimensions; a rollup keeps them under the fact column
-    // names, which is what the observations view's SQL uses.
-    let clauses = filters(query)?;
+    // Filters name observation dimensions; a rollup keeps them in its own columns.
+    let mut clauses = Where::default();
+    apply_filters(&mut clauses, &query.filters, &RollupColumns).map_err(StoreError::Conflict)?;
     let dimension_list = if columns.is_empty() {
         String::new()
     } else {

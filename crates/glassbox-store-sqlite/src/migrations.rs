@@ -31,6 +31,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         12,
         include_str!("../migrations/0012_payload_dictionaries.sql"),
     ),
+    (
+        13,
+        include_str!("../migrations/0013_observation_measures.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.
@@ -112,6 +116,61 @@ mod tests {
                 "migration versions must be 1, 2, 3, ... without gaps"
             );
         }
+    }
+
+    /// The measures migration fills the new columns of observations from their facts,
+    /// asks for a rebuild when an observation has none, and drops the facts.
+    #[test]
+    fn observation_measures_come_from_the_facts() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        let measures = MIGRATIONS
+            .iter()
+            .position(|(_, sql)| sql.contains("DROP TABLE observation_facts"))
+            .unwrap();
+        apply_list(&mut connection, &MIGRATIONS[..measures]).unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO observations (project_id, id, trace_id, type, start_time, environment, metadata, level, \
+                 provided_usage_details, usage_details, provided_cost_details, cost_details, created_at, updated_at) \
+                 VALUES ('p', 'a', 't', 'GENERATION', 10, 'default', '{}', 'DEFAULT', '{}', '{}', '{}', '{}', 1, 1), \
+                 ('p', 'b', 't', 'GENERATION', 20, 'default', '{}', 'DEFAULT', '{}', '{}', '{}', '{}', 1, 1); \
+                 INSERT INTO observation_facts (project_id, start_time, id, trace_id, type, environment, level, is_root, \
+                 input_tokens, output_tokens, total_tokens, input_cost, output_cost, trace_tags) \
+                 VALUES ('p', 10, 'a', 't', 'GENERATION', 'default', 'DEFAULT', 1, 5, 6, 11, 0.5, 0.25, '[]');",
+            )
+            .unwrap();
+        apply(&mut connection).unwrap();
+        let measures = |id: &str| -> (i64, i64, i64, f64, f64) {
+            connection
+                .query_row(
+                    "SELECT input_tokens, output_tokens, total_tokens, input_cost, output_cost FROM observations \
+                     WHERE project_id = 'p' AND id = ?1",
+                    [id],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
+                )
+                .unwrap()
+        };
+        assert_eq!(measures("a"), (5, 6, 11, 0.5, 0.25));
+        assert_eq!(measures("b"), (0, 0, 0, 0.0, 0.0));
+        let rebuild: i64 = connection
+            .query_row(
+                "SELECT value FROM derived_state WHERE name = 'rebuild_metrics'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            rebuild, 1,
+            "observation b has no fact: the rollups are rebuilt"
+        );
+        let facts: i64 = connection
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name LIKE 'observation_facts%'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(facts, 0);
     }
 
     #[test]

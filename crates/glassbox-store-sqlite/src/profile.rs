@@ -22,7 +22,7 @@ pub(crate) enum Phase {
     Fold,
     /// Prompt linking of observations.
     Prompt,
-    /// Pricing, metrics facts and rollups.
+    /// Pricing and metrics rollups.
     Derived,
     /// Writing the entity rows (and their payloads).
     Upsert,

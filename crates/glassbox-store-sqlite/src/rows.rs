@@ -12,6 +12,7 @@ use glassbox_model::{
 use glassbox_store::StoreResult;
 
 use crate::connection::internal;
+use crate::derived::Measures;
 use crate::payloads;
 use crate::sql::query_optional;
 
@@ -186,7 +187,7 @@ fn observation_with(
     })
 }
 
-/// Writes the row. `snapshot_sequence`: the row stands for an unlogged snapshot event
+/// Writes the row, with its measure columns ([`Measures`]). `snapshot_sequence`: the row stands for an unlogged snapshot event
 /// with that sequence (`snapshots.rs`); `None` when its events are logged.
 pub(crate) fn upsert_observation(
     connection: &Connection,
@@ -194,6 +195,7 @@ pub(crate) fn upsert_observation(
     observation: &Observation,
     snapshot_sequence: Option<i64>,
 ) -> StoreResult<()> {
+    let measures = Measures::of(observation);
     let values: Vec<SqlValue> = vec![
         project.as_str().to_owned().into(),
         observation.id.clone().into(),
@@ -226,6 +228,11 @@ pub(crate) fn upsert_observation(
         observation.updated_at.into(),
         i64::from(observation.is_app_root).into(),
         snapshot_sequence.into(),
+        measures.input_tokens.into(),
+        measures.output_tokens.into(),
+        measures.total_tokens.into(),
+        measures.input_cost.into(),
+        measures.output_cost.into(),
     ];
     connection
         .prepare_cached(
@@ -233,8 +240,9 @@ pub(crate) fn upsert_observation(
              start_time, end_time, completion_start_time, environment, metadata, level, status_message, version, \
              input, output, model, internal_model_id, model_parameters, provided_usage_details, usage_details, \
              provided_cost_details, cost_details, total_cost, prompt_id, prompt_name, prompt_version, created_at, \
-             updated_at, is_app_root, snapshot_sequence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
-             ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
+             updated_at, is_app_root, snapshot_sequence, input_tokens, output_tokens, total_tokens, input_cost, \
+             output_cost) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+             ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36)",
         )
         .and_then(|mut statement| statement.execute(rusqlite::params_from_iter(values)))
         .map_err(internal)?;

@@ -1,5 +1,5 @@
 //! The users view of the web UI: traces grouped by `user_id`, with the tokens and cost of
-//! their observations (`observation_facts`).
+//! their observations (the measure columns of `observations`).
 
 use async_trait::async_trait;
 use rusqlite::types::Value as SqlValue;
@@ -40,7 +40,7 @@ fn with_users(conditions: &str) -> String {
          MAX(t.timestamp) AS last_seen FROM traces t WHERE {conditions} GROUP BY t.user_id), \
          usage AS (SELECT t.user_id AS user_id, SUM(f.input_tokens) AS input_tokens, \
          SUM(f.output_tokens) AS output_tokens, SUM(f.total_tokens) AS total_tokens, \
-         SUM(COALESCE(f.total_cost, 0)) AS total_cost FROM traces t JOIN observation_facts f \
+         SUM(COALESCE(f.total_cost, 0)) AS total_cost FROM traces t JOIN observations f \
          ON f.project_id = t.project_id AND f.trace_id = t.id WHERE {conditions} GROUP BY t.user_id) "
     )
 }
