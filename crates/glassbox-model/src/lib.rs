@@ -20,6 +20,7 @@ pub mod score_configs;
 pub mod scores;
 pub mod time;
 pub mod tokenize;
+pub mod trace_events;
 pub mod usage;
 
 pub use entities::*;

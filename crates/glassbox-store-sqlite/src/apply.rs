@@ -336,7 +336,7 @@ pub(crate) fn apply_events(
         if key.0 == EntityKind::Trace
             && let Some(events) = logged_events.get_mut(key)
         {
-            crate::trace_events::coalesce(events);
+            glassbox_model::trace_events::coalesce_trace_events(events);
         }
         let events = logged_events
             .get_mut(key)

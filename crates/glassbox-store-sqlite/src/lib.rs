@@ -33,7 +33,6 @@ mod rows;
 mod score_configs;
 mod snapshots;
 mod sql;
-mod trace_events;
 mod ui_views;
 mod user_views;
 

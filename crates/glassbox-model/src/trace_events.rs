@@ -5,7 +5,7 @@
 //! environment) and its start as `timestamp`, so the spans of one trace in one request
 //! mostly send the same body but for `timestamp`. Among such events (same `received_at`,
 //! same body but for `timestamp`) only the first and the last in merge order can change
-//! the fold (`glassbox_model::merge`), whatever other events come before, between or
+//! the fold ([`crate::merge`]), whatever other events come before, between or
 //! after them:
 //! - first-wins keys (`timestamp`, `environment`) and the envelope timestamp come from
 //!   the first;
@@ -15,7 +15,7 @@
 //!   one; `tags` are a set union of equal sets;
 //! - `created_at`/`updated_at` are the min/max `received_at`, equal within a request.
 //!
-//! So the writer logs the first and the last of each group and drops the middle ones:
+//! So both backends log the first and the last of each group and drop the middle ones:
 //! ~3 events per trace and request instead of one per span. Only OTLP events (`otel:`
 //! ids) are coalesced. A dropped event that is re-sent later is logged as a new event, so
 //! a re-sent span moves its trace's `updated_at` (a logged replay keeps the first
@@ -23,8 +23,8 @@
 
 use std::collections::HashMap;
 
-use glassbox_model::JsonObject;
-use glassbox_model::ingest::{EntityKind, LoggedEvent};
+use crate::JsonObject;
+use crate::ingest::{EntityKind, LoggedEvent};
 
 fn is_otlp_trace_create(logged: &LoggedEvent) -> bool {
     let event = &logged.event;
@@ -44,7 +44,7 @@ fn group_key(body: &JsonObject) -> String {
 /// Removes from one trace's events of a request the OTLP trace events that are neither
 /// the first nor the last in merge order of their group (see the module docs for why
 /// this leaves the fold unchanged).
-pub(crate) fn coalesce(events: &mut Vec<LoggedEvent>) {
+pub fn coalesce_trace_events(events: &mut Vec<LoggedEvent>) {
     if events
         .iter()
         .filter(|logged| is_otlp_trace_create(logged))
@@ -93,10 +93,10 @@ pub(crate) fn coalesce(events: &mut Vec<LoggedEvent>) {
 mod tests {
     use serde_json::{Value, json};
 
-    use glassbox_model::ingest::{EntityKind, IngestEvent, LoggedEvent};
-    use glassbox_model::merge::fold_trace;
+    use crate::ingest::{EntityKind, IngestEvent, LoggedEvent};
+    use crate::merge::fold_trace;
 
-    use super::coalesce;
+    use super::coalesce_trace_events as coalesce;
 
     const T0: i64 = 1_740_823_200_000_000;
 
@@ -233,59 +233,6 @@ mod tests {
                 "otel:t:root:trace",
                 "otel:t:e:trace"
             ]
-        );
-    }
-
-    /// Through the store: one request with a root and three child spans' trace events
-    /// logs the root's event and the first and last child's, and the trace takes the
-    /// earliest start.
-    #[tokio::test]
-    async fn the_store_logs_the_first_and_last_of_equal_trace_events() {
-        use glassbox_model::ProjectId;
-        use glassbox_store::{IngestStore, TraceStore};
-
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::SqliteStore::open(dir.path()).unwrap();
-        let project = ProjectId("p".into());
-        let events: Vec<IngestEvent> = [
-            event(
-                "otel:t:root:trace",
-                T0 + 5,
-                json!({"timestamp": T0 + 5, "name": "agent"}),
-                0,
-                0,
-            ),
-            bare("a", 9, "prod", 0, 0),
-            bare("b", 2, "prod", 0, 0),
-            bare("c", 7, "prod", 0, 0),
-        ]
-        .into_iter()
-        .map(|logged| logged.event)
-        .collect();
-        let outcomes = store.ingest(&project, events).await.unwrap();
-        assert!(outcomes.iter().all(Result::is_ok));
-        let trace = store
-            .get_trace(&project, "t")
-            .await
-            .unwrap()
-            .expect("the trace");
-        assert_eq!(trace.trace.timestamp, T0 + 2);
-        assert_eq!(trace.trace.name.as_deref(), Some("agent"));
-        store.shutdown();
-        let connection = rusqlite::Connection::open(dir.path().join(crate::DATABASE_FILE)).unwrap();
-        let mut ids: Vec<String> = connection
-            .prepare(
-                "SELECT event_id FROM ingest_events WHERE entity_kind = 'trace' ORDER BY event_id",
-            )
-            .unwrap()
-            .query_map([], |row| row.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        ids.sort();
-        assert_eq!(
-            ids,
-            ["otel:t:a:trace", "otel:t:b:trace", "otel:t:root:trace"]
         );
     }
 }
