@@ -157,8 +157,12 @@ impl Drop for Writer {
     }
 }
 
-/// Pause between two background checkpoints.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+/// Pause between two background checkpoints. Under sustained ingestion each commit
+/// rewrites many of the same index pages; a checkpoint copies a page once however many
+/// commits wrote it since the last one, so a longer pause copies less. Measured on the
+/// 10k-trace bench (bench/README.md, round 3): 250 ms 5,850, 2 s 6,204, 5 s 6,615
+/// spans/s, query latencies unchanged; the WAL stays bounded by [`bound_wal`].
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Copies committed WAL frames into the database file on its own connection (PASSIVE:
 /// never blocks the writer or readers), every [`CHECKPOINT_EVERY`] until `stop` closes.

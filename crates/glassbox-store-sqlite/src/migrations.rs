@@ -35,6 +35,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../migrations/0013_observation_measures.sql"),
     ),
+    (
+        14,
+        include_str!("../migrations/0014_observations_by_model_partial.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.
