@@ -33,25 +33,34 @@ fn is_otlp_trace_create(logged: &LoggedEvent) -> bool {
         && event.event_id.starts_with("otel:")
 }
 
-/// The body but for `timestamp`, as text: events with equal keys are interchangeable
-/// in the fold but for their place in the merge order.
-fn group_key(body: &JsonObject) -> String {
-    let mut rest = body.clone();
-    rest.remove("timestamp");
-    serde_json::Value::Object(rest).to_string()
+/// The trace and the body but for `timestamp`, as JSON tokens (self-delimiting, so
+/// different bodies never give the same key): events with equal keys are
+/// interchangeable in the fold but for their place in the merge order.
+fn group_key(entity_id: &str, body: &JsonObject) -> String {
+    let json = |text: &str| serde_json::Value::from(text).to_string();
+    let mut key = json(entity_id);
+    for (name, value) in body.iter().filter(|(name, _)| name.as_str() != "timestamp") {
+        key.push(',');
+        key.push_str(&json(name));
+        key.push(':');
+        key.push_str(&value.to_string());
+    }
+    key
 }
 
-/// Removes from one trace's events of a request the OTLP trace events that are neither
-/// the first nor the last in merge order of their group (see the module docs for why
-/// this leaves the fold unchanged).
-pub fn coalesce_trace_events(events: &mut Vec<LoggedEvent>) {
+/// For each of a request's events (all received together), whether it is an OTLP trace
+/// event that is neither the first nor the last in merge order of its group (same trace,
+/// same body but for `timestamp`): leaving those out of the log does not change any
+/// fold (see the module docs). Events of any kind may be mixed.
+pub fn redundant_trace_events(events: &[LoggedEvent]) -> Vec<bool> {
+    let mut redundant = vec![false; events.len()];
     if events
         .iter()
         .filter(|logged| is_otlp_trace_create(logged))
         .count()
         < 3
     {
-        return;
+        return redundant;
     }
     // Per group: indexes of its first and last event in merge order.
     let mut groups: HashMap<String, (usize, usize)> = HashMap::new();
@@ -61,7 +70,7 @@ pub fn coalesce_trace_events(events: &mut Vec<LoggedEvent>) {
             group_of.push(None);
             continue;
         }
-        let key = group_key(&logged.event.body);
+        let key = group_key(&logged.event.entity_id, &logged.event.body);
         let order = logged.merge_order_key();
         groups
             .entry(key.clone())
@@ -76,17 +85,18 @@ pub fn coalesce_trace_events(events: &mut Vec<LoggedEvent>) {
             .or_insert((index, index));
         group_of.push(Some(key));
     }
-    let mut index = 0;
-    events.retain(|_| {
-        let kept = match &group_of[index] {
-            None => true,
-            Some(key) => groups
-                .get(key)
-                .is_none_or(|(first, last)| index == *first || index == *last),
-        };
-        index += 1;
-        kept
-    });
+    for (index, key) in group_of.iter().enumerate() {
+        if let Some((first, last)) = key.as_ref().and_then(|key| groups.get(key)) {
+            redundant[index] = index != *first && index != *last;
+        }
+    }
+    redundant
+}
+
+/// Removes the events [`redundant_trace_events`] flags.
+pub fn coalesce_trace_events(events: &mut Vec<LoggedEvent>) {
+    let mut redundant = redundant_trace_events(events).into_iter();
+    events.retain(|_| !redundant.next().unwrap_or(false));
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use glassbox_model::ingest::{EntityKind, IngestEvent, LoggedEvent};
 use glassbox_model::merge::{fold_observation, fold_score, fold_trace};
 use glassbox_model::scores::finalize_score;
 use glassbox_model::time::now_micros;
-use glassbox_model::trace_events::coalesce_trace_events;
+use glassbox_model::trace_events::redundant_trace_events;
 use glassbox_model::{JsonObject, ProjectId, Score, ScoreConfig};
 use glassbox_store::{EventOutcome, IngestStore, StoreError, StoreResult};
 
@@ -86,33 +86,6 @@ async fn check_score(
     Ok(finalize_score(merged, config.as_ref()).map(Some))
 }
 
-/// Sequences of the request's OTLP trace events that
-/// `glassbox_model::trace_events::coalesce_trace_events` leaves out of each trace's log.
-fn coalesced_away(logged: &[LoggedEvent]) -> HashSet<i64> {
-    let mut by_trace: HashMap<&str, Vec<LoggedEvent>> = HashMap::new();
-    for event in logged
-        .iter()
-        .filter(|logged| logged.event.kind == EntityKind::Trace)
-    {
-        by_trace
-            .entry(event.event.entity_id.as_str())
-            .or_default()
-            .push(event.clone());
-    }
-    let mut dropped = HashSet::new();
-    for mut events in by_trace.into_values() {
-        let before: Vec<i64> = events.iter().map(|event| event.sequence).collect();
-        coalesce_trace_events(&mut events);
-        let kept: HashSet<i64> = events.iter().map(|event| event.sequence).collect();
-        dropped.extend(
-            before
-                .into_iter()
-                .filter(|sequence| !kept.contains(sequence)),
-        );
-    }
-    dropped
-}
-
 async fn apply_events(
     connection: &mut PgConnection,
     project: &ProjectId,
@@ -152,9 +125,9 @@ async fn apply_events(
             sequence,
         })
         .collect();
-    let dropped = coalesced_away(&logged);
-    for logged in logged {
-        if dropped.contains(&logged.sequence) {
+    let redundant = redundant_trace_events(&logged);
+    for (logged, redundant) in logged.into_iter().zip(redundant) {
+        if redundant {
             // A middle one of equal OTLP trace events: it cannot change the fold.
             outcomes.push(Ok(()));
             continue;

@@ -246,39 +246,18 @@ async fn overlapping_batches_in_opposite_orders_all_commit() {
     assert_eq!(events, i64::try_from(rounds * 10).unwrap());
 }
 
-/// The trace event of an OTLP span with the trace attributes every span carries.
-fn span_trace_event(span: &str, start: i64, extra: Value) -> IngestEvent {
-    let mut body = json!({"timestamp": start, "environment": "prod", "userId": "u"});
-    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
-        body.extend(extra.clone());
-    }
-    IngestEvent {
-        event_id: format!("otel:t:{span}:trace"),
-        event_type: "trace-create".into(),
-        timestamp: start,
-        kind: glassbox_model::ingest::EntityKind::Trace,
-        entity_id: "t".into(),
-        body: body.as_object().cloned().unwrap_or_default(),
-        snapshot: false,
-    }
-}
-
 /// One request with a root and three child spans' trace events logs the root's and the
 /// first and last child's (`glassbox_model::trace_events`), as the embedded store does,
 /// and the trace takes the earliest start and the root's name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn equal_trace_events_of_a_request_are_logged_first_and_last() {
     use glassbox_store::TraceStore;
-    const START: i64 = 1_740_823_200_000_000;
     let store = PgStore::connect(fresh_config()).await.expect("connect");
     let project = ProjectId("project-a".into());
-    let events = vec![
-        span_trace_event("root", START + 5, json!({"name": "agent"})),
-        span_trace_event("a", START + 9, json!({})),
-        span_trace_event("b", START + 2, json!({})),
-        span_trace_event("c", START + 7, json!({})),
-    ];
-    let outcomes = store.ingest(&project, events).await.unwrap();
+    let outcomes = store
+        .ingest(&project, glassbox_store::testsuite::otlp_trace_events())
+        .await
+        .unwrap();
     assert_eq!(outcomes.len(), 4);
     assert!(outcomes.iter().all(Result::is_ok));
     let trace = store
@@ -286,7 +265,10 @@ async fn equal_trace_events_of_a_request_are_logged_first_and_last() {
         .await
         .unwrap()
         .expect("the trace");
-    assert_eq!(trace.trace.timestamp, START + 2);
+    assert_eq!(
+        trace.trace.timestamp,
+        glassbox_store::testsuite::OTLP_TRACE_START + 2
+    );
     assert_eq!(trace.trace.name.as_deref(), Some("agent"));
     assert_eq!(trace.trace.user_id.as_deref(), Some("u"));
     let ids: Vec<String> = sqlx::query_scalar(

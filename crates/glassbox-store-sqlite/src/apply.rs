@@ -214,7 +214,7 @@ fn refold(
 enum Plan {
     /// An OTLP span alone: its row, with the snapshot's sequence, and no log entry
     /// (and the stored row's start, if there is one).
-    Snapshot(Box<glassbox_model::Observation>, i64, Option<i64>),
+    Snapshot(Box<glassbox_model::Observation>, i64, bool),
     /// Log the events and re-fold the entity from its whole log.
     General,
 }
@@ -234,7 +234,7 @@ fn plan(
     let mark = profile::time(Phase::Load, || {
         crate::snapshots::stored_mark(connection, project, entity_id)
     })?;
-    let previous_start = mark.as_ref().map(|stored| stored.start_time);
+    let has_row = mark.is_some();
     if let [only] = events
         && only.event.snapshot
     {
@@ -259,11 +259,7 @@ fn plan(
                 fold_observation(entity_id, std::slice::from_ref(&*only))
             }) && crate::snapshots::representable(&only.event, &observation)
             {
-                return Ok(Plan::Snapshot(
-                    Box::new(observation),
-                    sequence,
-                    previous_start,
-                ));
+                return Ok(Plan::Snapshot(Box::new(observation), sequence, has_row));
             }
             (only.received_at, only.sequence) = arrived;
         }
@@ -284,18 +280,13 @@ fn write_snapshot(
     project: &ProjectId,
     mut observation: glassbox_model::Observation,
     sequence: i64,
-    previous_start: Option<i64>,
+    has_row: bool,
 ) -> StoreResult<()> {
     profile::time(Phase::Prompt, || {
         crate::prompts::link_prompt(connection, project, &mut observation)
     })?;
     profile::time(Phase::Derived, || {
-        crate::derived::observation_folded_after(
-            connection,
-            project,
-            &mut observation,
-            previous_start,
-        )
+        crate::derived::observation_folded_after(connection, project, &mut observation, has_row)
     })?;
     profile::time(Phase::Upsert, || {
         upsert_observation(connection, project, &observation, Some(sequence))
@@ -333,15 +324,15 @@ pub(crate) fn apply_events(
     }
     let mut plans = Vec::with_capacity(touched.len());
     for key in &touched {
-        if key.0 == EntityKind::Trace
-            && let Some(events) = logged_events.get_mut(key)
-        {
-            glassbox_model::trace_events::coalesce_trace_events(events);
-        }
-        let events = logged_events
-            .get_mut(key)
-            .map(Vec::as_mut_slice)
-            .unwrap_or_default();
+        let events: &mut [LoggedEvent] = match logged_events.get_mut(key) {
+            Some(events) => {
+                if key.0 == EntityKind::Trace {
+                    glassbox_model::trace_events::coalesce_trace_events(events);
+                }
+                events
+            }
+            None => &mut [],
+        };
         let plan = plan(connection, project, key.0, &key.1, events)?;
         if let Plan::General = plan {
             for logged in events {
@@ -363,8 +354,8 @@ pub(crate) fn apply_events(
     crate::derived::batched(connection, || {
         for (key, plan) in touched.iter().zip(plans) {
             match plan {
-                Plan::Snapshot(observation, sequence, previous_start) => {
-                    write_snapshot(connection, project, *observation, sequence, previous_start)?;
+                Plan::Snapshot(observation, sequence, has_row) => {
+                    write_snapshot(connection, project, *observation, sequence, has_row)?;
                 }
                 Plan::General => {
                     let known: Vec<&LoggedEvent> = logged_events
@@ -469,7 +460,7 @@ impl IngestStore for SqliteStore {
         let owner = project.clone();
         let (events, prepared) = tokio::task::spawn_blocking(move || {
             let dictionary = dictionaries.current(&owner);
-            let sample = dictionary.is_none() && dictionaries.wants_samples(&owner);
+            let sample = dictionaries.wants_samples(&owner);
             let mut prepared = payloads::prepare(&events, dictionary.as_deref(), sample);
             let samples = std::mem::take(&mut prepared.samples);
             crate::payload_dictionaries::sample(&dictionaries, writer, &owner, samples);

@@ -687,28 +687,29 @@ pub(crate) fn observation_folded(
     replace_observation(connection, project, old, observation)
 }
 
-/// [`observation_folded`] when the caller knows the stored row's start (`None`: no row).
+/// [`observation_folded`] when the caller knows whether the observation has a stored row.
 pub(crate) fn observation_folded_after(
     connection: &Connection,
     project: &ProjectId,
     observation: &mut Observation,
-    previous_start: Option<Micros>,
+    has_row: bool,
 ) -> StoreResult<()> {
     price_observation(connection, project, observation)?;
-    observation_changed(connection, project, previous_start, observation)
+    observation_changed(connection, project, has_row, observation)
 }
 
 /// Replaces the rollup contribution of an observation about to be written over its
-/// stored row, which had `previous_start` (`None`: there is no row, nothing is read).
+/// stored row, if it `has_row` (without one, nothing is read).
 pub(crate) fn observation_changed(
     connection: &Connection,
     project: &ProjectId,
-    previous_start: Option<Micros>,
+    has_row: bool,
     observation: &Observation,
 ) -> StoreResult<()> {
-    let old = match previous_start {
-        Some(_) => stored_fact(connection, project, &observation.id)?,
-        None => None,
+    let old = if has_row {
+        stored_fact(connection, project, &observation.id)?
+    } else {
+        None
     };
     replace_observation(connection, project, old, observation)
 }

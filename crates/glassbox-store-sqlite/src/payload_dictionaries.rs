@@ -20,7 +20,7 @@
 //!    dictionary row is deleted, and sampling starts again (`payloads::sweep`).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
 
 use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
@@ -350,14 +350,10 @@ pub(crate) fn decoder(
     hash: &[u8],
 ) -> Result<Arc<zstd::dict::DecoderDictionary<'static>>, String> {
     type Cache = HashMap<Vec<u8>, Arc<zstd::dict::DecoderDictionary<'static>>>;
-    static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
+    static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(Mutex::default);
     /// Dictionaries kept digested (each ~ its size plus tables).
     const CACHED: usize = 64;
-    if let Some(found) = CACHE
-        .lock()
-        .ok()
-        .and_then(|cache| cache.as_ref()?.get(hash).cloned())
-    {
+    if let Some(found) = CACHE.lock().ok().and_then(|cache| cache.get(hash).cloned()) {
         return Ok(found);
     }
     let dictionary: Vec<u8> = connection
@@ -369,7 +365,6 @@ pub(crate) fn decoder(
     }
     let decoder = Arc::new(zstd::dict::DecoderDictionary::copy(&dictionary));
     if let Ok(mut cache) = CACHE.lock() {
-        let cache = cache.get_or_insert_with(HashMap::new);
         if cache.len() >= CACHED {
             cache.clear();
         }

@@ -180,6 +180,22 @@ fn generation(trace: usize) -> Vec<IngestEvent> {
     )]
 }
 
+/// Every generation of `traces` reads back the input [`generation`] sent.
+async fn assert_inputs_read_back(
+    store: &SqliteStore,
+    project: &ProjectId,
+    traces: std::ops::Range<usize>,
+) {
+    for trace in traces {
+        let stored = store
+            .get_observation(project, &format!("g{trace}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.input, Some(chat(trace as u64, 10)));
+    }
+}
+
 fn count(dir: &std::path::Path, sql: &str) -> i64 {
     let connection = rusqlite::Connection::open(dir.join(crate::DATABASE_FILE)).unwrap();
     connection.query_row(sql, [], |row| row.get(0)).unwrap()
@@ -227,14 +243,7 @@ async fn dictionary_compresses_parts_and_is_retired_when_a_sample_is_deleted() {
         dictionary_bytes < plain_bytes,
         "{dictionary_bytes} vs {plain_bytes}"
     );
-    for trace in 0..60 {
-        let stored = store
-            .get_observation(&project, &format!("g{trace}"))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(stored.input, Some(chat(trace as u64, 10)));
-    }
+    assert_inputs_read_back(&store, &project, 0..60).await;
 
     // Trace 0's parts were samples of the dictionary.
     store
@@ -248,14 +257,7 @@ async fn dictionary_compresses_parts_and_is_retired_when_a_sample_is_deleted() {
     assert_eq!(count(dir.path(), with_dictionary), 0);
     assert!(store.dictionaries.current(&project).is_none());
     assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM payloads"), 590);
-    for trace in 1..60 {
-        let stored = store
-            .get_observation(&project, &format!("g{trace}"))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(stored.input, Some(chat(trace as u64, 10)));
-    }
+    assert_inputs_read_back(&store, &project, 1..60).await;
     // Parts written after the retirement are stored without it.
     store.ingest(&project, generation(60)).await.unwrap();
     assert_eq!(count(dir.path(), with_dictionary), 0);

@@ -255,7 +255,7 @@ fn advance(connection: &Connection, job: &OpenJob) -> StoreResult<()> {
             let mut after = before.clone();
             price_observation(connection, &job.project, &mut after)?;
             if after != before {
-                observation_changed(connection, &job.project, Some(before.start_time), &after)?;
+                observation_changed(connection, &job.project, true, &after)?;
                 let snapshot = crate::snapshots::stored_mark(connection, &job.project, &after.id)?
                     .and_then(|mark| mark.sequence);
                 upsert_observation(connection, &job.project, &after, snapshot)?;

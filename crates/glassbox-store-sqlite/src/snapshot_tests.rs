@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use glassbox_model::ingest::{EntityKind, IngestEvent, otlp_observation_event_id};
 use glassbox_model::{JsonObject, Observation, ProjectId};
+use glassbox_store::testsuite::{OTLP_TRACE_START, otlp_trace_events};
 use glassbox_store::{IngestStore, ObservationStore, TraceStore};
 
 use crate::SqliteStore;
@@ -232,21 +233,6 @@ async fn ties_spans_of_other_traces_and_odd_spans_merge_as_logged() {
     assert_eq!(same_both_ways(vec![send(vec![span("t", 3)])]).await, 1);
 }
 
-/// The trace event of an OTLP span with the trace attributes every span carries.
-fn span_trace_event(span: &str, start: i64, extra: Value) -> IngestEvent {
-    let mut body = object(json!({"timestamp": start, "environment": "prod", "userId": "u"}));
-    body.extend(object(extra));
-    IngestEvent {
-        event_id: format!("otel:t:{span}:trace"),
-        event_type: "trace-create".into(),
-        timestamp: start,
-        kind: EntityKind::Trace,
-        entity_id: "t".into(),
-        body,
-        snapshot: false,
-    }
-}
-
 /// One request with a root and three child spans' trace events logs the root's and the
 /// first and last child's (`glassbox_model::trace_events`), and the trace takes the
 /// earliest start and the root's name.
@@ -255,20 +241,14 @@ async fn equal_trace_events_of_a_request_are_logged_first_and_last() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
     let project = ProjectId("p".into());
-    let events = vec![
-        span_trace_event("root", START + 5, json!({"name": "agent"})),
-        span_trace_event("a", START + 9, json!({})),
-        span_trace_event("b", START + 2, json!({})),
-        span_trace_event("c", START + 7, json!({})),
-    ];
-    let outcomes = store.ingest(&project, events).await.unwrap();
+    let outcomes = store.ingest(&project, otlp_trace_events()).await.unwrap();
     assert!(outcomes.iter().all(Result::is_ok));
     let trace = store
         .get_trace(&project, "t")
         .await
         .unwrap()
         .expect("the trace");
-    assert_eq!(trace.trace.timestamp, START + 2);
+    assert_eq!(trace.trace.timestamp, OTLP_TRACE_START + 2);
     assert_eq!(trace.trace.name.as_deref(), Some("agent"));
     assert_eq!(trace.trace.user_id.as_deref(), Some("u"));
     store.shutdown();

@@ -55,7 +55,6 @@ pub(crate) struct StoredMark {
     pub sequence: Option<i64>,
     pub trace_id: String,
     pub created_at: i64,
-    pub start_time: i64,
 }
 
 /// The stored row's mark, `None` when there is no row (then nothing is logged either).
@@ -66,7 +65,7 @@ pub(crate) fn stored_mark(
 ) -> StoreResult<Option<StoredMark>> {
     query_optional(
         connection,
-        "SELECT snapshot_sequence, trace_id, created_at, start_time FROM observations \
+        "SELECT snapshot_sequence, trace_id, created_at FROM observations \
          WHERE project_id = ?1 AND id = ?2",
         params![project.as_str(), id],
         |row| {
@@ -74,7 +73,6 @@ pub(crate) fn stored_mark(
                 sequence: row.get(0)?,
                 trace_id: row.get(1)?,
                 created_at: row.get(2)?,
-                start_time: row.get(3)?,
             })
         },
     )

@@ -211,6 +211,40 @@ pub fn events(batch: Value) -> Vec<IngestEvent> {
     validated.events
 }
 
+/// Start of the trace of [`otlp_trace_events`].
+pub const OTLP_TRACE_START: i64 = 1_740_823_200_000_000;
+
+/// The trace events one OTLP request gives trace `t`, shaped as the OTLP mapping shapes
+/// them: the root span's (named `agent`) and three child spans' (`a`, `b`, `c`), each
+/// with the attributes the SDK propagates to every span, starting 5, 9, 2 and 7 µs after
+/// [`OTLP_TRACE_START`]. The children's bodies are equal but for `timestamp`, so a
+/// backend logs only the first (`b`) and last (`a`) of them
+/// (`glassbox_model::trace_events`).
+pub fn otlp_trace_events() -> Vec<IngestEvent> {
+    let event = |span: &str, offset: i64, extra: Value| {
+        let start = OTLP_TRACE_START + offset;
+        let mut body = json!({"timestamp": start, "environment": "prod", "userId": "u"});
+        if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            body.extend(extra);
+        }
+        IngestEvent {
+            event_id: format!("otel:t:{span}:trace"),
+            event_type: "trace-create".into(),
+            timestamp: start,
+            kind: glassbox_model::ingest::EntityKind::Trace,
+            entity_id: "t".into(),
+            body: body.as_object().cloned().unwrap_or_default(),
+            snapshot: false,
+        }
+    };
+    vec![
+        event("root", 5, json!({"name": "agent"})),
+        event("a", 9, json!({})),
+        event("b", 2, json!({})),
+        event("c", 7, json!({})),
+    ]
+}
+
 /// Ingests a wire batch and returns the per-event outcomes.
 pub async fn ingest(stores: &Stores, project: &ProjectId, batch: Value) -> Vec<EventOutcome> {
     let events = events(batch);
