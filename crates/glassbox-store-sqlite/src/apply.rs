@@ -469,8 +469,9 @@ impl IngestStore for SqliteStore {
         .await
         .map_err(internal)?;
         let dictionaries = Arc::clone(&self.dictionaries);
+        // Ingestion fails only on storage errors: no savepoint (see `write_unisolated`).
         self.writer
-            .write(move |connection| {
+            .write_unisolated(move |connection| {
                 payloads::with_prepared(
                     prepared,
                     |hash| dictionaries.is_live(&project, hash),
