@@ -9,11 +9,11 @@ use std::sync::{Arc, OnceLock};
 use async_trait::async_trait;
 use rusqlite::{Connection, params};
 
-use glassbox_model::ProjectId;
 use glassbox_model::ingest::{EntityKind, IngestEvent, LoggedEvent};
 use glassbox_model::merge::{fold_observation, fold_score, fold_trace};
 use glassbox_model::scores::finalize_score;
 use glassbox_model::time::now_micros;
+use glassbox_model::{Micros, Observation, ProjectId};
 use glassbox_store::{EventOutcome, IngestStore, StoreResult};
 
 use crate::SqliteStore;
@@ -214,7 +214,7 @@ fn refold(
 enum Plan {
     /// An OTLP span alone: its row, with the snapshot's sequence, and no log entry
     /// (and the stored row's start, if there is one).
-    Snapshot(Box<glassbox_model::Observation>, i64, bool),
+    Snapshot(Box<Observation>, i64, bool),
     /// Log the events and re-fold the entity from its whole log.
     General,
 }
@@ -227,6 +227,7 @@ fn plan(
     kind: EntityKind,
     entity_id: &str,
     events: &mut [LoggedEvent],
+    prefolded: Option<Box<Observation>>,
 ) -> StoreResult<Plan> {
     if kind != EntityKind::Observation {
         return Ok(Plan::General);
@@ -234,32 +235,28 @@ fn plan(
     let mark = profile::time(Phase::Load, || {
         crate::snapshots::stored_mark(connection, project, entity_id)
     })?;
-    let has_row = mark.is_some();
     if let [only] = events
         && only.event.snapshot
     {
-        // A replay of the stored snapshot keeps its first arrival, as a logged replay does.
-        let first = match &mark {
-            None => Some((only.received_at, only.sequence)),
-            Some(stored) => match stored.sequence {
-                Some(sequence)
-                    if crate::snapshots::stored_event_id(stored, entity_id)
-                        == only.event.event_id =>
-                {
-                    Some((stored.created_at, sequence))
-                }
-                _ => None,
-            },
+        let Some(stored) = &mark else {
+            // First arrival: folded beside the writer (`Arrived`) if representable.
+            return Ok(match prefolded {
+                Some(observation) => Plan::Snapshot(observation, only.sequence, false),
+                None => Plan::General,
+            });
         };
-        if let Some((received_at, sequence)) = first {
+        // A replay of the stored snapshot keeps its first arrival, as a logged replay does.
+        if let Some(sequence) = stored.sequence
+            && crate::snapshots::stored_event_id(stored, entity_id) == only.event.event_id
+        {
             // Folded in place (not logged on this path; restored if it takes the other).
             let arrived = (only.received_at, only.sequence);
-            (only.received_at, only.sequence) = (received_at, sequence);
+            (only.received_at, only.sequence) = (stored.created_at, sequence);
             if let Some(observation) = profile::time(Phase::Fold, || {
                 fold_observation(entity_id, std::slice::from_ref(&*only))
             }) && crate::snapshots::representable(&only.event, &observation)
             {
-                return Ok(Plan::Snapshot(Box::new(observation), sequence, has_row));
+                return Ok(Plan::Snapshot(Box::new(observation), sequence, true));
             }
             (only.received_at, only.sequence) = arrived;
         }
@@ -293,25 +290,87 @@ fn write_snapshot(
     })
 }
 
+/// A request's events stamped with their arrival, and the pure work on them that runs
+/// beside the writer (on tokio's blocking pool) instead of in it.
+pub(crate) struct Arrived {
+    /// The events in request order with their `received_at`; the writer numbers their
+    /// `sequence` (until then it is their place in the request, which orders them alike).
+    events: Vec<LoggedEvent>,
+    /// Per event: an OTLP trace event that need not be logged
+    /// ([`glassbox_model::trace_events`]).
+    redundant: Vec<bool>,
+    /// By observation id: the row of an OTLP span that is its observation's only event in
+    /// the request, folded and representable as a snapshot; used if no row is stored yet.
+    prefolded: HashMap<String, Box<Observation>>,
+}
+
+impl Arrived {
+    pub(crate) fn new(events: Vec<IngestEvent>, received_at: Micros) -> Arrived {
+        let events: Vec<LoggedEvent> = events
+            .into_iter()
+            .zip(0..)
+            .map(|(event, place)| LoggedEvent {
+                event,
+                received_at,
+                sequence: place,
+            })
+            .collect();
+        let redundant = glassbox_model::trace_events::redundant_trace_events(&events);
+        let mut per_observation: HashMap<&str, Vec<&LoggedEvent>> = HashMap::new();
+        for logged in &events {
+            if logged.event.kind == EntityKind::Observation {
+                per_observation
+                    .entry(logged.event.entity_id.as_str())
+                    .or_default()
+                    .push(logged);
+            }
+        }
+        let prefolded = per_observation
+            .into_iter()
+            .filter_map(|(id, events)| match events[..] {
+                [only] if only.event.snapshot => fold_observation(id, std::slice::from_ref(only))
+                    .filter(|row| crate::snapshots::representable(&only.event, row))
+                    .map(|row| (id.to_owned(), Box::new(row))),
+                _ => None,
+            })
+            .collect();
+        Arrived {
+            events,
+            redundant,
+            prefolded,
+        }
+    }
+
+    pub(crate) fn events(&self) -> impl Iterator<Item = &IngestEvent> {
+        self.events.iter().map(|logged| &logged.event)
+    }
+}
+
 pub(crate) fn apply_events(
     connection: &Connection,
     project: &ProjectId,
-    events: Vec<IngestEvent>,
+    arrived: Arrived,
     sequence: &AtomicI64,
 ) -> StoreResult<Vec<EventOutcome>> {
-    let received_at = now_micros();
+    let Arrived {
+        events,
+        redundant,
+        mut prefolded,
+    } = arrived;
     profile::events(events.len());
     let mut outcomes = Vec::with_capacity(events.len());
     let mut touched: Vec<(EntityKind, String)> = Vec::new();
     let mut logged_events: HashMap<(EntityKind, String), Vec<LoggedEvent>> = HashMap::new();
-    for event in events {
-        let logged = LoggedEvent {
-            received_at,
-            sequence: sequence.fetch_add(1, Ordering::Relaxed) + 1,
-            event,
-        };
+    let mut unlogged: Vec<LoggedEvent> = Vec::new();
+    for (mut logged, redundant) in events.into_iter().zip(redundant) {
+        logged.sequence = sequence.fetch_add(1, Ordering::Relaxed) + 1;
         if logged.event.kind == EntityKind::Score {
             outcomes.push(apply_score(connection, project, &logged)?);
+            continue;
+        }
+        outcomes.push(Ok(()));
+        if redundant {
+            unlogged.push(logged);
             continue;
         }
         let key = (logged.event.kind, logged.event.entity_id.clone());
@@ -320,20 +379,18 @@ pub(crate) fn apply_events(
             touched.push(key);
         }
         entry.push(logged);
-        outcomes.push(Ok(()));
     }
     let mut plans = Vec::with_capacity(touched.len());
     for key in &touched {
         let events: &mut [LoggedEvent] = match logged_events.get_mut(key) {
-            Some(events) => {
-                if key.0 == EntityKind::Trace {
-                    glassbox_model::trace_events::coalesce_trace_events(events);
-                }
-                events
-            }
+            Some(events) => events,
             None => &mut [],
         };
-        let plan = plan(connection, project, key.0, &key.1, events)?;
+        let prefolded = match key.0 {
+            EntityKind::Observation => prefolded.remove(&key.1),
+            _ => None,
+        };
+        let plan = plan(connection, project, key.0, &key.1, events, prefolded)?;
         if let Plan::General = plan {
             for logged in events {
                 profile::time(Phase::Log, || log_event(connection, project, logged))?;
@@ -368,7 +425,7 @@ pub(crate) fn apply_events(
         }
         Ok(())
     })?;
-    drop_later(logged_events);
+    drop_later((logged_events, unlogged, prefolded));
     Ok(outcomes)
 }
 
@@ -453,18 +510,21 @@ impl IngestStore for SqliteStore {
         }
         let project = project.clone();
         let sequence: Arc<AtomicI64> = Arc::clone(&self.sequence);
-        // Compression of the large values happens here, beside the writer, not in it;
-        // so does sampling them to train the project's dictionary.
+        // Compression of the large values happens here, beside the writer, not in it; so
+        // do sampling them to train the project's dictionary, and the pure part of
+        // applying the events (`Arrived`).
         let dictionaries = Arc::clone(&self.dictionaries);
         let writer = Arc::downgrade(&self.writer);
         let owner = project.clone();
-        let (events, prepared) = tokio::task::spawn_blocking(move || {
+        let received_at = now_micros();
+        let (arrived, prepared) = tokio::task::spawn_blocking(move || {
+            let arrived = Arrived::new(events, received_at);
             let dictionary = dictionaries.current(&owner);
             let sample = dictionaries.wants_samples(&owner);
-            let mut prepared = payloads::prepare(&events, dictionary.as_deref(), sample);
+            let mut prepared = payloads::prepare(arrived.events(), dictionary.as_deref(), sample);
             let samples = std::mem::take(&mut prepared.samples);
             crate::payload_dictionaries::sample(&dictionaries, writer, &owner, samples);
-            (events, prepared)
+            (arrived, prepared)
         })
         .await
         .map_err(internal)?;
@@ -475,7 +535,7 @@ impl IngestStore for SqliteStore {
                 payloads::with_prepared(
                     prepared,
                     |hash| dictionaries.is_live(&project, hash),
-                    || apply_events(connection, &project, events, &sequence),
+                    || apply_events(connection, &project, arrived, &sequence),
                 )
             })
             .await

@@ -193,8 +193,8 @@ thread_local! {
 /// The parts [`store_value`] would store for the large body fields of `events`, hashed
 /// and compressed (CPU work that can run beside the writer) with the project's
 /// `dictionary` if it has one; `sample` keeps their texts as training samples.
-pub(crate) fn prepare(
-    events: &[glassbox_model::ingest::IngestEvent],
+pub(crate) fn prepare<'a>(
+    events: impl IntoIterator<Item = &'a glassbox_model::ingest::IngestEvent>,
     dictionary: Option<&Dictionary>,
     sample: bool,
 ) -> Prepared {
