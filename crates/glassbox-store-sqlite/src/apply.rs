@@ -473,6 +473,7 @@ impl IngestStore for SqliteStore {
             .write(move |connection| {
                 payloads::with_prepared(
                     prepared,
+                    dictionaries.current(&project),
                     |hash| dictionaries.is_live(&project, hash),
                     || apply_events(connection, &project, events, &sequence),
                 )
