@@ -43,6 +43,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         15,
         include_str!("../migrations/0015_payload_dictionary_reencoded.sql"),
     ),
+    (
+        16,
+        include_str!("../migrations/0016_observations_by_time_narrow.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.
