@@ -728,15 +728,22 @@ pub(crate) fn reencode_candidates(
         let address: Vec<u8> = row.get(0).map_err(internal)?;
         let old: Vec<u8> = row.get(1).map_err(internal)?;
         read += 1;
-        let text = decode_data(connection, project.as_str(), &old).map_err(internal)?;
-        bytes += text.len();
-        let new = encode_data_with(text.as_bytes(), COMPRESS_MIN, Some(dictionary));
-        if new.first() == Some(&ZSTD_DICTIONARY) && new.len() < old.len() {
-            batch.parts.push(Reencoded {
-                address: address.clone(),
-                old,
-                new,
-            });
+        // A part that does not decode is left as it is (and does not stop the others).
+        match decode_data(connection, project.as_str(), &old) {
+            Ok(text) => {
+                bytes += text.len();
+                let new = encode_data_with(text.as_bytes(), COMPRESS_MIN, Some(dictionary));
+                if new.first() == Some(&ZSTD_DICTIONARY) && new.len() < old.len() {
+                    batch.parts.push(Reencoded {
+                        address: address.clone(),
+                        old,
+                        new,
+                    });
+                }
+            }
+            Err(error) => {
+                tracing::warn!(project = project.as_str(), %error, "payload part not re-encoded");
+            }
         }
         if read == limit || bytes >= REENCODE_BYTES {
             batch.next = Some(address);
