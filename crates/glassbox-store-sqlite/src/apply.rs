@@ -534,6 +534,7 @@ impl IngestStore for SqliteStore {
             .write_unisolated(move |connection| {
                 payloads::with_prepared(
                     prepared,
+                    dictionaries.current(&project),
                     |hash| dictionaries.is_live(&project, hash),
                     || apply_events(connection, &project, arrived, &sequence),
                 )

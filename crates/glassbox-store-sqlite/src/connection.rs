@@ -52,6 +52,11 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     Ok(connection)
 }
 
+/// A read-only connection for a background thread (outside the reader pool).
+pub(crate) fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    open(path, true)
+}
+
 /// Opens the database file, applies migrations, and returns the writer connection.
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, String> {
     let mut connection =

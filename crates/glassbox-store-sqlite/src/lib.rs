@@ -87,8 +87,12 @@ impl SqliteStore {
         let last_sequence: i64 = snapshots::last_sequence(&connection)
             .map_err(|error| format!("reading the event log: {error}"))?;
         derived::rebuild_if_needed(&connection)?;
-        let dictionaries = Arc::new(payload_dictionaries::Dictionaries::load(&connection)?);
+        let (dictionaries, pending) = payload_dictionaries::Dictionaries::load(&connection, &path)?;
+        let dictionaries = Arc::new(dictionaries);
         let writer = Arc::new(Writer::start(connection));
+        // Parts stored before a project's dictionary was trained, whose re-encoding with
+        // it did not finish before this start.
+        payload_dictionaries::resume_reencoding(Arc::downgrade(&writer), &dictionaries, pending);
         Ok(Arc::new(SqliteStore {
             recompute: recompute::Recompute::start(Arc::downgrade(&writer)),
             writer,

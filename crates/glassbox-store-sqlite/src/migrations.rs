@@ -39,6 +39,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         14,
         include_str!("../migrations/0014_observations_by_model_partial.sql"),
     ),
+    (
+        15,
+        include_str!("../migrations/0015_payload_dictionary_reencoded.sql"),
+    ),
+    (
+        16,
+        include_str!("../migrations/0016_observations_by_time_narrow.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

@@ -14,12 +14,23 @@
 //!    refer to it.
 //! 3. Payload parts prepared with a live dictionary are stored as codec 3 (see
 //!    `payloads.rs`) naming it by its 8-byte hash. The writer checks that the dictionary a
-//!    request was prepared with is still live, and stores the parts without it otherwise.
-//! 4. A dictionary holds fragments of its samples, so when a delete sweeps away a payload
+//!    request was prepared with is still live, and stores the parts without it otherwise;
+//!    parts it compresses itself (values the fold changed) use the live dictionary too.
+//! 4. The training thread then re-encodes the parts the project stored before (the
+//!    samples and the rest, codecs 0-2) with the dictionary ([`reencode`]): batches read
+//!    beside the writer, each stored by one writer closure that first checks the
+//!    dictionary is still live. When done, the row's `reencoded` is set; a start resumes
+//!    the re-encodings left unfinished.
+//! 5. A dictionary holds fragments of its samples, so when a delete sweeps away a payload
 //!    that was a sample, the project's parts are re-encoded without the dictionary, the
 //!    dictionary row is deleted, and sampling starts again (`payloads::sweep`).
+//!
+//! Every committed state decodes: a codec-3 part is only written while its dictionary's
+//! row is committed and live, and the transaction that deletes the row re-encodes its
+//! parts first.
 
 use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
 use rusqlite::{Connection, params};
@@ -27,12 +38,14 @@ use sha2::{Digest, Sha256};
 
 use glassbox_model::ProjectId;
 use glassbox_model::time::now_micros;
-use glassbox_store::StoreResult;
+use glassbox_store::{StoreError, StoreResult};
 
 use crate::connection::{Writer, internal};
 
 /// Bytes of a trained dictionary (smaller in unit tests, which train on few samples).
-const DICTIONARY_BYTES: usize = if cfg!(test) { 16 * 1024 } else { 112 * 1024 };
+/// On the 10k-trace bench's parts, 112 KB compressed them 3.43×, 256 KB 3.45×, 512 KB
+/// 3.55× (1 MB: worse), equally fast; see bench/README.md, round 4.
+const DICTIONARY_BYTES: usize = if cfg!(test) { 16 * 1024 } else { 512 * 1024 };
 /// Training starts once a project has this many sample parts or bytes.
 const SAMPLE_PARTS: usize = if cfg!(test) { 300 } else { 4_000 };
 const SAMPLE_BYTES: usize = 4 << 20;
@@ -44,6 +57,8 @@ pub(crate) const LEVEL: i32 = 3;
 pub(crate) const DICTIONARY_HASH_LEN: usize = 8;
 /// Length of a payload address (must match `payloads::ADDRESS_LEN`).
 const ADDRESS_LEN: usize = 16;
+/// Parts read, and written in one writer closure, per step of a re-encoding.
+const REENCODE_PARTS: usize = if cfg!(test) { 50 } else { 500 };
 
 pub(crate) type DictionaryHash = [u8; DICTIONARY_HASH_LEN];
 
@@ -74,7 +89,15 @@ struct State {
 #[derive(Default)]
 pub(crate) struct Dictionaries {
     state: Mutex<State>,
+    /// The database file, which re-encodings read through a connection of their own.
+    path: PathBuf,
+    /// Tests hold re-encodings back to run their steps themselves.
+    #[cfg(test)]
+    hold_reencoding: std::sync::atomic::AtomicBool,
 }
+
+/// A project whose live dictionary has parts to re-encode with (found at start-up).
+pub(crate) type Pending = (ProjectId, Arc<Dictionary>);
 
 pub(crate) fn dictionary_hash(dictionary: &[u8]) -> DictionaryHash {
     let digest = Sha256::digest(dictionary);
@@ -84,11 +107,16 @@ pub(crate) fn dictionary_hash(dictionary: &[u8]) -> DictionaryHash {
 }
 
 impl Dictionaries {
-    /// The dictionaries stored in the database (the newest per project is used).
-    pub(crate) fn load(connection: &Connection) -> Result<Dictionaries, String> {
+    /// The dictionaries stored in the database at `path` (the newest per project is
+    /// used), and those whose project has parts left to re-encode with them.
+    pub(crate) fn load(
+        connection: &Connection,
+        path: &Path,
+    ) -> Result<(Dictionaries, Vec<Pending>), String> {
         let mut statement = connection
             .prepare(
-                "SELECT project_id, hash, dict FROM payload_dictionaries ORDER BY project_id, created_at",
+                "SELECT project_id, hash, dict, reencoded FROM payload_dictionaries \
+                 ORDER BY project_id, created_at",
             )
             .map_err(|error| format!("reading payload dictionaries: {error}"))?;
         let rows = statement
@@ -97,24 +125,44 @@ impl Dictionaries {
                     row.get::<_, String>(0)?,
                     row.get::<_, Vec<u8>>(1)?,
                     row.get::<_, Vec<u8>>(2)?,
+                    row.get::<_, bool>(3)?,
                 ))
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|error| format!("reading payload dictionaries: {error}"))?;
         let mut state = State::default();
-        for (project, hash, dictionary) in rows {
+        let mut newest: HashMap<String, (Arc<Dictionary>, bool)> = HashMap::new();
+        for (project, hash, dictionary, reencoded) in rows {
             let Ok(hash) = DictionaryHash::try_from(hash.as_slice()) else {
                 continue;
             };
             let encoder = zstd::dict::EncoderDictionary::copy(&dictionary, LEVEL);
+            let dictionary = Arc::new(Dictionary { hash, encoder });
             state.live.insert((project.clone(), hash));
             state
                 .slots
-                .insert(project, Slot::Ready(Arc::new(Dictionary { hash, encoder })));
+                .insert(project.clone(), Slot::Ready(Arc::clone(&dictionary)));
+            newest.insert(project, (dictionary, reencoded));
         }
-        Ok(Dictionaries {
+        let pending = newest
+            .into_iter()
+            .filter(|(_, (_, reencoded))| !reencoded)
+            .map(|(project, (dictionary, _))| (ProjectId(project), dictionary))
+            .collect();
+        let dictionaries = Dictionaries {
             state: Mutex::new(state),
-        })
+            path: path.to_path_buf(),
+            #[cfg(test)]
+            hold_reencoding: std::sync::atomic::AtomicBool::new(false),
+        };
+        Ok((dictionaries, pending))
+    }
+
+    /// Tests: re-encodings started from now on (after training, at start-up) do nothing.
+    #[cfg(test)]
+    pub(crate) fn hold_reencoding(&self) {
+        self.hold_reencoding
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The project's live dictionary, if it has one.
@@ -239,10 +287,17 @@ pub(crate) fn sample(
         .name("glassbox-dictionary".into())
         .spawn(move || {
             let dictionary = train_and_store(&writer, &owner, &samples);
-            if let Err(error) = &dictionary {
-                tracing::warn!(project = owner.as_str(), %error, "payload dictionary not trained");
+            drop(samples);
+            match dictionary {
+                Ok(dictionary) => {
+                    training.trained(&owner, Some(Arc::clone(&dictionary)));
+                    reencode_logged(&writer, &training, &owner, &dictionary);
+                }
+                Err(error) => {
+                    tracing::warn!(project = owner.as_str(), %error, "payload dictionary not trained");
+                    training.trained(&owner, None);
+                }
             }
-            training.trained(&owner, dictionary.ok());
         });
     if spawned.is_err() {
         dictionaries.trained(project, None);
@@ -255,8 +310,17 @@ fn train_and_store(
     samples: &[([u8; ADDRESS_LEN], Vec<u8>)],
 ) -> Result<Arc<Dictionary>, String> {
     let texts: Vec<&[u8]> = samples.iter().map(|(_, text)| text.as_slice()).collect();
+    let started = std::time::Instant::now();
     let dictionary = zstd::dict::from_samples(&texts, DICTIONARY_BYTES)
         .map_err(|error| format!("training: {error}"))?;
+    tracing::info!(
+        project = project.as_str(),
+        samples = texts.len(),
+        sample_bytes = texts.iter().map(|text| text.len()).sum::<usize>(),
+        dictionary_bytes = dictionary.len(),
+        milliseconds = started.elapsed().as_millis() as u64,
+        "payload dictionary trained"
+    );
     let hash = dictionary_hash(&dictionary);
     let addresses: Vec<u8> = samples
         .iter()
@@ -296,6 +360,207 @@ fn store_dictionary(
         })
         .map(drop)
         .map_err(internal)
+}
+
+/// How a project's re-encoding ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reencoding {
+    /// Every part stored without the dictionary was read; `parts` were re-encoded.
+    Done { parts: usize, saved_bytes: usize },
+    /// The dictionary was retired (by a delete) before the end.
+    Retired,
+    /// The store closed before the end; the next start resumes.
+    Closed,
+    /// Held back (tests).
+    #[cfg(test)]
+    Held,
+}
+
+/// Re-encodes, and logs how that ended.
+fn reencode_logged(
+    writer: &Weak<Writer>,
+    dictionaries: &Arc<Dictionaries>,
+    project: &ProjectId,
+    dictionary: &Arc<Dictionary>,
+) {
+    let started = std::time::Instant::now();
+    match reencode(writer, dictionaries, project, dictionary) {
+        Ok(outcome) => tracing::info!(
+            project = project.as_str(),
+            ?outcome,
+            milliseconds = started.elapsed().as_millis() as u64,
+            "payload parts re-encoded with the project's dictionary"
+        ),
+        Err(error) => tracing::warn!(
+            project = project.as_str(),
+            %error,
+            "payload parts not re-encoded with the project's dictionary"
+        ),
+    }
+}
+
+/// Re-encodes at start-up, on a thread of its own, the parts of the projects whose
+/// re-encoding did not finish before (or whose dictionary predates it).
+pub(crate) fn resume_reencoding(
+    writer: Weak<Writer>,
+    dictionaries: &Arc<Dictionaries>,
+    pending: Vec<Pending>,
+) {
+    if pending.is_empty() {
+        return;
+    }
+    let dictionaries = Arc::clone(dictionaries);
+    let spawned = std::thread::Builder::new()
+        .name("glassbox-reencode".into())
+        .spawn(move || {
+            for (project, dictionary) in pending {
+                reencode_logged(&writer, &dictionaries, &project, &dictionary);
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "could not start re-encoding payload parts");
+    }
+}
+
+/// Once `dictionary` is live: stores the project's parts that were stored without a
+/// dictionary (before it was trained) compressed with it, [`REENCODE_PARTS`] at a time.
+/// Each step reads and compresses on a connection of its own, beside the writer, and
+/// hands the writer one closure that checks, in its transaction, that the dictionary is
+/// still live (a delete may retire it at any moment, and re-encodes its parts without it
+/// in the transaction that does) and replaces only parts whose stored form is still the
+/// one read. A part is thus always stored in a form the committed state can decode. At
+/// the end, the dictionary row is marked `reencoded`; a start finds those left unmarked
+/// and begins again (parts already re-encoded are skipped).
+pub(crate) fn reencode(
+    writer: &Weak<Writer>,
+    dictionaries: &Arc<Dictionaries>,
+    project: &ProjectId,
+    dictionary: &Arc<Dictionary>,
+) -> Result<Reencoding, String> {
+    #[cfg(test)]
+    if dictionaries
+        .hold_reencoding
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        return Ok(Reencoding::Held);
+    }
+    // A small page cache: the scan reads each page once.
+    let reader = crate::connection::open_reader(&dictionaries.path)
+        .and_then(|reader| {
+            reader
+                .execute_batch("PRAGMA cache_size = -2048")
+                .map(|()| reader)
+        })
+        .map_err(|error| format!("opening {}: {error}", dictionaries.path.display()))?;
+    // Requests prepared without the dictionary just before it became live are committed
+    // before the first read (they are queued before this empty write).
+    if let Some(outcome) = write_step(writer, |_| Ok(()))?.err() {
+        return Ok(outcome);
+    }
+    let (mut parts, mut saved_bytes) = (0, 0);
+    let mut after = Vec::new();
+    loop {
+        if !dictionaries.is_live(project, &dictionary.hash) {
+            return Ok(Reencoding::Retired);
+        }
+        let batch = crate::payloads::reencode_candidates(
+            &reader,
+            project,
+            &after,
+            REENCODE_PARTS,
+            dictionary,
+        )
+        .map_err(|error| error.to_string())?;
+        let next = batch.next.clone();
+        if !batch.parts.is_empty() {
+            let saved = batch.saved();
+            let step = write_step(
+                writer,
+                reencode_step(
+                    Arc::clone(dictionaries),
+                    project.clone(),
+                    dictionary.hash,
+                    batch.parts,
+                ),
+            )?;
+            match step {
+                Ok(Some(replaced)) => {
+                    parts += replaced;
+                    saved_bytes += saved;
+                }
+                Ok(None) => return Ok(Reencoding::Retired),
+                Err(outcome) => return Ok(outcome),
+            }
+        }
+        match next {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+    let (owner, hash) = (project.clone(), dictionary.hash);
+    if let Some(outcome) = write_step(writer, move |connection| {
+        connection
+            .prepare_cached(
+                "UPDATE payload_dictionaries SET reencoded = 1 WHERE project_id = ?1 AND hash = ?2",
+            )
+            .and_then(|mut statement| statement.execute(params![owner.as_str(), &hash[..]]))
+            .map(drop)
+            .map_err(internal)
+    })?
+    .err()
+    {
+        return Ok(outcome);
+    }
+    Ok(Reencoding::Done { parts, saved_bytes })
+}
+
+/// The writer's part of a re-encoding step: stores `parts` (compressed with dictionary
+/// `hash`) if the dictionary is still live in this transaction; `None` if it was retired.
+pub(crate) fn reencode_step(
+    dictionaries: Arc<Dictionaries>,
+    project: ProjectId,
+    hash: DictionaryHash,
+    parts: Vec<crate::payloads::Reencoded>,
+) -> impl FnOnce(&Connection) -> StoreResult<Option<usize>> + Send + 'static {
+    move |connection| {
+        if !dictionaries.is_live(&project, &hash) {
+            return Ok(None);
+        }
+        crate::payloads::store_reencoded(connection, &project, &parts).map(Some)
+    }
+}
+
+/// Runs `work` through the writer, waiting while it is overloaded; `Err(Closed)` once
+/// the store is closed.
+fn write_step<T, F>(writer: &Weak<Writer>, work: F) -> Result<Result<T, Reencoding>, String>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+{
+    let work = Arc::new(Mutex::new(Some(work)));
+    loop {
+        let Some(writer) = writer.upgrade() else {
+            return Ok(Err(Reencoding::Closed));
+        };
+        let attempt = Arc::clone(&work);
+        let result = writer.write_blocking(move |connection| {
+            let work = attempt
+                .lock()
+                .map_err(internal)?
+                .take()
+                .ok_or_else(|| internal("re-encoding step ran twice"))?;
+            work(connection)
+        });
+        drop(writer);
+        match result {
+            Ok(value) => return Ok(Ok(value)),
+            Err(StoreError::Overloaded) => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(StoreError::Unavailable(_)) => return Ok(Err(Reencoding::Closed)),
+            Err(error) => return Err(error.to_string()),
+        }
+    }
 }
 
 /// The project's dictionaries whose samples include one of `deleted` (payload

@@ -208,6 +208,8 @@ fn count(dir: &std::path::Path, sql: &str) -> i64 {
 async fn dictionary_compresses_parts_and_is_retired_when_a_sample_is_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<SqliteStore> = SqliteStore::open(dir.path()).unwrap();
+    // Parts stored before the dictionary stay as they are (compared below).
+    store.dictionaries.hold_reencoding();
     let project = ProjectId("p".into());
     // 10 parts per trace: the first 30 traces give the 300 training samples.
     for trace in 0..40 {
@@ -261,4 +263,163 @@ async fn dictionary_compresses_parts_and_is_retired_when_a_sample_is_deleted() {
     // Parts written after the retirement are stored without it.
     store.ingest(&project, generation(60)).await.unwrap();
     assert_eq!(count(dir.path(), with_dictionary), 0);
+}
+
+async fn wait_for_dictionary(store: &SqliteStore, project: &ProjectId) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while store.dictionaries.current(project).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no dictionary was trained"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// (address, stored data) of a project's parts, in address order.
+fn stored_parts(dir: &std::path::Path, project: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let connection = rusqlite::Connection::open(dir.join(crate::DATABASE_FILE)).unwrap();
+    let mut statement = connection
+        .prepare("SELECT hash, data FROM payloads WHERE project_id = ?1 ORDER BY hash")
+        .unwrap();
+    statement
+        .query_map([project], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .unwrap()
+}
+
+/// Parts stored before the project's dictionary was trained are stored again compressed
+/// with it, in the background, and read back equal; a re-encoding cut short (here: held
+/// back, then the store closed) is resumed by the next start; other projects' parts are
+/// left as they are.
+#[tokio::test]
+async fn parts_stored_before_the_dictionary_are_reencoded_with_it_after_a_restart_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = ProjectId("p".into());
+    let other = ProjectId("q".into());
+    let with_dictionary =
+        "SELECT COUNT(*) FROM payloads WHERE project_id = 'p' AND substr(data, 1, 1) = x'03'";
+    let without_dictionary =
+        "SELECT COUNT(*) FROM payloads WHERE project_id = 'p' AND substr(data, 1, 1) <> x'03'";
+    let stored_bytes = "SELECT SUM(length(data)) FROM payloads WHERE project_id = 'p'";
+    {
+        let store: Arc<SqliteStore> = SqliteStore::open(dir.path()).unwrap();
+        store.dictionaries.hold_reencoding();
+        for trace in 0..40 {
+            store.ingest(&project, generation(trace)).await.unwrap();
+        }
+        // Too few parts for a dictionary of its own.
+        for trace in 100..105 {
+            store.ingest(&other, generation(trace)).await.unwrap();
+        }
+        wait_for_dictionary(&store, &project).await;
+        for trace in 40..60 {
+            store.ingest(&project, generation(trace)).await.unwrap();
+        }
+        store.shutdown();
+    }
+    // The 300 samples at least were stored before the dictionary, none after.
+    assert!(count(dir.path(), without_dictionary) >= 300);
+    assert!(count(dir.path(), with_dictionary) >= 200);
+    assert_eq!(
+        count(dir.path(), "SELECT reencoded FROM payload_dictionaries"),
+        0
+    );
+    let other_before = stored_parts(dir.path(), "q");
+    assert_eq!(other_before.len(), 50);
+    let bytes_before = count(dir.path(), stored_bytes);
+
+    let store: Arc<SqliteStore> = SqliteStore::open(dir.path()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while count(dir.path(), "SELECT reencoded FROM payload_dictionaries") != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the re-encoding did not finish"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(count(dir.path(), without_dictionary), 0);
+    assert_eq!(count(dir.path(), with_dictionary), 600);
+    let bytes_after = count(dir.path(), stored_bytes);
+    assert!(
+        bytes_after < bytes_before * 9 / 10,
+        "{bytes_before} -> {bytes_after}"
+    );
+    assert_inputs_read_back(&store, &project, 0..60).await;
+    assert_eq!(stored_parts(dir.path(), "q"), other_before);
+    assert_inputs_read_back(&store, &other, 100..105).await;
+}
+
+/// A re-encoding step read while the dictionary was live is not stored once a delete has
+/// retired the dictionary (its parts would name a deleted dictionary), and a step never
+/// stores again a part deleted since it was read; every part stays readable throughout.
+#[tokio::test]
+async fn a_retire_or_a_delete_during_reencoding_leaves_every_part_decodable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<SqliteStore> = SqliteStore::open(dir.path()).unwrap();
+    store.dictionaries.hold_reencoding();
+    let project = ProjectId("p".into());
+    for trace in 0..29 {
+        store.ingest(&project, generation(trace)).await.unwrap();
+    }
+    // Trace 29's parts complete the 300 samples; traces 30..35 are not samples.
+    let batch: Vec<IngestEvent> = (29..35).flat_map(generation).collect();
+    store.ingest(&project, batch).await.unwrap();
+    wait_for_dictionary(&store, &project).await;
+    for trace in 35..45 {
+        store.ingest(&project, generation(trace)).await.unwrap();
+    }
+    let dictionary = store.dictionaries.current(&project).unwrap();
+    let reader = crate::connection::open_reader(&dir.path().join(crate::DATABASE_FILE)).unwrap();
+    let first =
+        crate::payloads::reencode_candidates(&reader, &project, &[], 100, &dictionary).unwrap();
+    assert_eq!(first.parts.len(), 100);
+    let after = first.next.clone().unwrap();
+    let second =
+        crate::payloads::reencode_candidates(&reader, &project, &after, 10_000, &dictionary)
+            .unwrap();
+    assert_eq!(second.parts.len(), 250);
+    assert_eq!(second.next, None);
+    let step = |parts| {
+        crate::payload_dictionaries::reencode_step(
+            Arc::clone(&store.dictionaries),
+            project.clone(),
+            dictionary.hash,
+            parts,
+        )
+    };
+
+    // A part deleted after the step was read is not stored again.
+    store
+        .delete_traces(&project, &["t33".to_owned()])
+        .await
+        .unwrap();
+    assert!(store.dictionaries.current(&project).is_some());
+    assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM payloads"), 440);
+    let replaced = store.writer.write(step(first.parts)).await.unwrap();
+    let replaced = replaced.unwrap();
+    assert!((90..=100).contains(&replaced), "{replaced}");
+    assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM payloads"), 440);
+    let with_dictionary = "SELECT COUNT(*) FROM payloads WHERE substr(data, 1, 1) = x'03'";
+    assert_eq!(count(dir.path(), with_dictionary), 100 + replaced as i64);
+    assert_inputs_read_back(&store, &project, 0..33).await;
+    assert_inputs_read_back(&store, &project, 34..45).await;
+
+    // Trace 0's parts were samples: the delete retires the dictionary, and the step read
+    // before it is not stored.
+    store
+        .delete_traces(&project, &["t0".to_owned()])
+        .await
+        .unwrap();
+    assert!(store.dictionaries.current(&project).is_none());
+    assert_eq!(store.writer.write(step(second.parts)).await.unwrap(), None);
+    assert_eq!(count(dir.path(), with_dictionary), 0);
+    assert_eq!(
+        count(dir.path(), "SELECT COUNT(*) FROM payload_dictionaries"),
+        0
+    );
+    assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM payloads"), 430);
+    assert_inputs_read_back(&store, &project, 1..33).await;
+    assert_inputs_read_back(&store, &project, 34..45).await;
 }

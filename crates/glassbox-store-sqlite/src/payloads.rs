@@ -5,7 +5,9 @@
 //!
 //! A payload's `data` is a codec byte and its bytes: 0 raw JSON text, 1 raw deflate
 //! (written before zstd; still read), 2 a zstd frame, 3 the 8-byte hash of a
-//! `payload_dictionaries` row and a zstd frame compressed with that dictionary.
+//! `payload_dictionaries` row and a zstd frame compressed with that dictionary. A part's
+//! `data` only changes from one encoding of its text to another: re-encoded with the
+//! project's dictionary once that is live, or without it when it is retired.
 //!
 //! A column that holds such a value keeps a BLOB *manifest* instead of JSON text:
 //! a tag byte, `V` (the value is its one part) or `A` (a JSON array: `[` parts joined by
@@ -20,8 +22,8 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{Value as SqlValue, ValueRef};
@@ -188,6 +190,10 @@ thread_local! {
     /// The writer's prepared parts of the request it is applying.
     static PREPARED: std::cell::RefCell<HashMap<[u8; ADDRESS_LEN], Vec<u8>>> =
         std::cell::RefCell::new(HashMap::new());
+    /// The live dictionary of the project whose request the writer is applying: parts
+    /// that were not prepared (values the fold changed) are compressed with it.
+    static WRITER_DICTIONARY: std::cell::RefCell<Option<Arc<Dictionary>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// The parts [`store_value`] would store for the large body fields of `events`, hashed
@@ -239,18 +245,24 @@ pub(crate) fn prepare<'a>(
 
 /// Runs `work` (on the writer thread) with `prepared` available to [`put_part`]. Parts
 /// compressed with a dictionary that is no longer live (`is_live` is false: retired by
-/// a delete since they were prepared) are not used: the writer compresses those again.
+/// a delete since they were prepared) are not used: the writer compresses those again,
+/// with `current` (the project's dictionary now) if it is live. `work` must not retire
+/// a dictionary (ingestion never deletes).
 pub(crate) fn with_prepared<T>(
     prepared: Prepared,
-    is_live: impl FnOnce(&DictionaryHash) -> bool,
+    current: Option<Arc<Dictionary>>,
+    is_live: impl Fn(&DictionaryHash) -> bool,
     work: impl FnOnce() -> T,
 ) -> T {
-    let usable = prepared.dictionary.as_ref().is_none_or(is_live);
+    let usable = prepared.dictionary.as_ref().is_none_or(&is_live);
     if usable {
         PREPARED.with(|slot| *slot.borrow_mut() = prepared.parts);
     }
+    let current = current.filter(|dictionary| is_live(&dictionary.hash));
+    WRITER_DICTIONARY.with(|slot| *slot.borrow_mut() = current);
     let result = work();
     PREPARED.with(|slot| slot.borrow_mut().clear());
+    WRITER_DICTIONARY.with(|slot| slot.borrow_mut().take());
     result
 }
 
@@ -288,7 +300,9 @@ fn put_part(
         .map_err(internal)?
         .is_some();
     if !exists {
-        let data = encode_data(text);
+        let data = WRITER_DICTIONARY.with(|dictionary| {
+            encode_data_with(text, COMPRESS_MIN, dictionary.borrow().as_deref())
+        });
         UNIQUE.fetch_add(text.len() as u64, Ordering::Relaxed);
         STORED.fetch_add(data.len() as u64, Ordering::Relaxed);
         connection
@@ -656,6 +670,123 @@ fn recompress_without(
             .map_err(internal)?;
     }
     Ok(())
+}
+
+/// A part stored without a dictionary (`old`) and its form with one (`new`).
+pub(crate) struct Reencoded {
+    address: Vec<u8>,
+    old: Vec<u8>,
+    new: Vec<u8>,
+}
+
+/// One step of a project's re-encoding (`payload_dictionaries::reencode`).
+pub(crate) struct ReencodeBatch {
+    /// The parts that are smaller with the dictionary.
+    pub parts: Vec<Reencoded>,
+    /// The address to continue after, or `None` when the project's parts are all read.
+    pub next: Option<Vec<u8>>,
+}
+
+impl ReencodeBatch {
+    /// Stored bytes the batch saves.
+    pub(crate) fn saved(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|part| part.old.len() - part.new.len())
+            .sum()
+    }
+}
+
+/// The next parts of `project` after address `after` (in address order, at most `limit`
+/// parts or 8 MB of text) that are stored without a dictionary, each with
+/// its form compressed with `dictionary` where that is smaller. Runs on a read-only
+/// connection, beside the writer; [`store_reencoded`] writes the result.
+pub(crate) fn reencode_candidates(
+    connection: &Connection,
+    project: &ProjectId,
+    after: &[u8],
+    limit: usize,
+    dictionary: &Dictionary,
+) -> StoreResult<ReencodeBatch> {
+    /// Text decompressed per batch at most (parts are usually far smaller).
+    const REENCODE_BYTES: usize = 8 << 20;
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT hash, data FROM payloads WHERE project_id = ?1 AND hash > ?2 \
+             AND substr(data, 1, 1) <> x'03' ORDER BY hash LIMIT ?3",
+        )
+        .map_err(internal)?;
+    let mut rows = statement
+        .query(params![project.as_str(), after, limit as i64])
+        .map_err(internal)?;
+    let mut batch = ReencodeBatch {
+        parts: Vec::new(),
+        next: None,
+    };
+    let (mut read, mut bytes) = (0usize, 0usize);
+    while let Some(row) = rows.next().map_err(internal)? {
+        let address: Vec<u8> = row.get(0).map_err(internal)?;
+        let old: Vec<u8> = row.get(1).map_err(internal)?;
+        read += 1;
+        // A part that does not decode is left as it is (and does not stop the others).
+        match decode_data(connection, project.as_str(), &old) {
+            Ok(text) => {
+                bytes += text.len();
+                let new = encode_data_with(text.as_bytes(), COMPRESS_MIN, Some(dictionary));
+                if new.first() == Some(&ZSTD_DICTIONARY) && new.len() < old.len() {
+                    batch.parts.push(Reencoded {
+                        address: address.clone(),
+                        old,
+                        new,
+                    });
+                }
+            }
+            Err(error) => {
+                tracing::warn!(project = project.as_str(), %error, "payload part not re-encoded");
+            }
+        }
+        if read == limit || bytes >= REENCODE_BYTES {
+            batch.next = Some(address);
+            break;
+        }
+    }
+    Ok(batch)
+}
+
+/// On the writer: stores the re-encoded parts whose stored form is still the one read
+/// (a part deleted since is not stored again). The caller checked that the dictionary is
+/// live in this transaction. Returns how many parts were replaced.
+///
+/// A part is deleted and inserted again rather than updated: its row moves to the end
+/// of the table, so the pages of the parts stored before the dictionary (the first ones
+/// of the project) empty and are reused. Shrunk in place, the rows would leave that
+/// space inside the pages (measured: no change in the file's size).
+pub(crate) fn store_reencoded(
+    connection: &Connection,
+    project: &ProjectId,
+    parts: &[Reencoded],
+) -> StoreResult<usize> {
+    let mut delete = connection
+        .prepare_cached("DELETE FROM payloads WHERE project_id = ?1 AND hash = ?2 AND data = ?3")
+        .map_err(internal)?;
+    let mut insert = connection
+        .prepare_cached("INSERT INTO payloads (project_id, hash, data) VALUES (?1, ?2, ?3)")
+        .map_err(internal)?;
+    let mut replaced = 0;
+    for part in parts {
+        if delete
+            .execute(params![project.as_str(), part.address, part.old])
+            .map_err(internal)?
+            == 0
+        {
+            continue;
+        }
+        insert
+            .execute(params![project.as_str(), part.address, part.new])
+            .map_err(internal)?;
+        replaced += 1;
+    }
+    Ok(replaced)
 }
 
 // ---------------------------------------------------------------------------------------

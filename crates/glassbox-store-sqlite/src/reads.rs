@@ -326,6 +326,19 @@ impl ColumnResolver for ObservationColumns {
 const OBSERVATION_FROM: &str =
     "observations o LEFT JOIN traces t ON t.project_id = o.project_id AND t.id = o.trace_id";
 
+/// Order of the observation list's pages (`observations_by_time`, then a sort of the
+/// rows with an equal start time).
+const OBSERVATION_PAGE_ORDER: &str = "o.start_time DESC, o.id DESC";
+
+/// The observation list after a keyset cursor (pushed into `clauses`).
+fn observations_after_sql(clauses: &Where, limit: u32) -> String {
+    format!(
+        "SELECT {OBSERVATION_COLUMNS} FROM {OBSERVATION_FROM} WHERE {} \
+         ORDER BY o.start_time DESC, o.trace_id DESC, o.id DESC LIMIT {limit}",
+        clauses.sql()
+    )
+}
+
 fn observation_where(project: &ProjectId, query: &ObservationQuery) -> StoreResult<Where> {
     let mut clauses = Where::default();
     clauses.push(
@@ -387,7 +400,7 @@ impl ObservationStore for SqliteStore {
                     columns: OBSERVATION_COLUMNS,
                     from: OBSERVATION_FROM,
                     count_from: OBSERVATION_FROM,
-                    order: "o.start_time DESC, o.id DESC",
+                    order: OBSERVATION_PAGE_ORDER,
                 };
                 select_page(connection, select, &clauses, page, observation_from_row)
             })
@@ -414,12 +427,11 @@ impl ObservationStore for SqliteStore {
         }
         self.readers
             .read(move |connection| {
-                let sql = format!(
-                    "SELECT {OBSERVATION_COLUMNS} FROM {OBSERVATION_FROM} WHERE {} \
-                     ORDER BY o.start_time DESC, o.trace_id DESC, o.id DESC LIMIT {limit}",
-                    clauses.sql()
-                );
-                query_observations(connection, &sql, &clauses.params)
+                query_observations(
+                    connection,
+                    &observations_after_sql(&clauses, limit),
+                    &clauses.params,
+                )
             })
             .await
     }
@@ -755,5 +767,87 @@ impl ScoreStore for SqliteStore {
                     .map_err(internal)
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    /// The details of SQLite's plan for `sql`.
+    fn plan(connection: &Connection, sql: &str, params: &[SqlValue]) -> Vec<String> {
+        let mut statement = connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        statement
+            .query_map(params_from_iter(params.iter()), |row| {
+                row.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap()
+    }
+
+    /// `observations_by_time` holds the start time alone (migration 16), and the
+    /// observation lists (first page, filtered, after a cursor) still walk it instead of
+    /// scanning and sorting the project's observations. (Their order, ties included, is
+    /// checked by the conformance suite: `observation_keyset_pagination_returns_every_row_once`.)
+    #[test]
+    fn observation_lists_walk_the_start_time_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(crate::DATABASE_FILE);
+        let connection = crate::connection::open_writer(&path).unwrap();
+        let columns: Vec<String> = connection
+            .prepare("SELECT name FROM pragma_index_info('observations_by_time') ORDER BY seqno")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap();
+        assert_eq!(columns, ["project_id", "start_time"]);
+        let project = ProjectId("p".into());
+        let filtered = ObservationQuery {
+            r#type: Some("GENERATION".into()),
+            user_id: Some("u".into()),
+            ..ObservationQuery::default()
+        };
+        let cursor = |mut clauses: Where| {
+            clauses.push(
+                "(o.start_time, o.trace_id, o.id) < (?, ?, ?)",
+                [
+                    SqlValue::from(5i64),
+                    SqlValue::from("t".to_owned()),
+                    SqlValue::from("o".to_owned()),
+                ],
+            );
+            clauses
+        };
+        for query in [ObservationQuery::default(), filtered] {
+            let clauses = observation_where(&project, &query).unwrap();
+            let page = format!(
+                "SELECT {OBSERVATION_COLUMNS} FROM {OBSERVATION_FROM} WHERE {} \
+                 ORDER BY {OBSERVATION_PAGE_ORDER} LIMIT 50 OFFSET 450",
+                clauses.sql()
+            );
+            let after = cursor(clauses.clone());
+            for (sql, params) in [
+                (page, &clauses.params),
+                (observations_after_sql(&clauses, 50), &clauses.params),
+                (observations_after_sql(&after, 50), &after.params),
+            ] {
+                let details = plan(&connection, &sql, params);
+                assert!(
+                    details
+                        .iter()
+                        .any(|detail| detail.contains("USING INDEX observations_by_time")),
+                    "{sql}: {details:?}"
+                );
+                assert!(
+                    !details.iter().any(|detail| detail.starts_with("SCAN o")
+                        || detail == "USE TEMP B-TREE FOR ORDER BY"),
+                    "{sql}: {details:?}"
+                );
+            }
+        }
     }
 }

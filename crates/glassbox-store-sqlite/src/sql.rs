@@ -10,7 +10,7 @@ use glassbox_store::{Page, PageRequest, StoreResult};
 use crate::connection::internal;
 
 /// A growing list of AND-ed clauses and their parameters, in placeholder order.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Where {
     clauses: Vec<String>,
     pub(crate) params: Vec<SqlValue>,
