@@ -21,9 +21,7 @@ use crate::connection::internal;
 use crate::payload_dictionaries::Dictionaries;
 use crate::payloads;
 use crate::profile::{self, Phase};
-use crate::rows::{
-    PlannedColumns, get_score_config, upsert_observation, upsert_score, upsert_trace,
-};
+use crate::rows::{get_score_config, upsert_observation, upsert_score, upsert_trace};
 use crate::sql::execute_changes_any;
 
 fn load_events(
@@ -203,7 +201,7 @@ fn refold(
                     crate::derived::observation_folded(connection, project, &mut observation)
                 })?;
                 profile::time(Phase::Upsert, || {
-                    upsert_observation(connection, project, &observation, None, None)
+                    upsert_observation(connection, project, &observation, None)
                 })?;
             }
         }
@@ -214,15 +212,9 @@ fn refold(
 
 /// How one touched entity of a request is written.
 enum Plan {
-    /// An OTLP span alone: its row, with the snapshot's sequence, and no log entry.
-    Snapshot {
-        row: Box<Observation>,
-        /// Its payload columns, if worked out beside the writer.
-        columns: Option<PlannedColumns>,
-        sequence: i64,
-        /// Whether a row is stored for it already.
-        has_row: bool,
-    },
+    /// An OTLP span alone: its row, with the snapshot's sequence, and no log entry
+    /// (and the stored row's start, if there is one).
+    Snapshot(Box<Observation>, i64, bool),
     /// Log the events and re-fold the entity from its whole log.
     General,
 }
@@ -235,7 +227,7 @@ fn plan(
     kind: EntityKind,
     entity_id: &str,
     events: &mut [LoggedEvent],
-    prefolded: Option<Prefolded>,
+    prefolded: Option<Box<Observation>>,
 ) -> StoreResult<Plan> {
     if kind != EntityKind::Observation {
         return Ok(Plan::General);
@@ -249,12 +241,7 @@ fn plan(
         let Some(stored) = &mark else {
             // First arrival: folded beside the writer (`Arrived`) if representable.
             return Ok(match prefolded {
-                Some(Prefolded { row, columns }) => Plan::Snapshot {
-                    row,
-                    columns: Some(columns),
-                    sequence: only.sequence,
-                    has_row: false,
-                },
+                Some(observation) => Plan::Snapshot(observation, only.sequence, false),
                 None => Plan::General,
             });
         };
@@ -269,12 +256,7 @@ fn plan(
                 fold_observation(entity_id, std::slice::from_ref(&*only))
             }) && crate::snapshots::representable(&only.event, &observation)
             {
-                return Ok(Plan::Snapshot {
-                    row: Box::new(observation),
-                    columns: None,
-                    sequence,
-                    has_row: true,
-                });
+                return Ok(Plan::Snapshot(Box::new(observation), sequence, true));
             }
             (only.received_at, only.sequence) = arrived;
         }
@@ -293,8 +275,7 @@ fn plan(
 fn write_snapshot(
     connection: &Connection,
     project: &ProjectId,
-    mut observation: Observation,
-    columns: Option<PlannedColumns>,
+    mut observation: glassbox_model::Observation,
     sequence: i64,
     has_row: bool,
 ) -> StoreResult<()> {
@@ -305,10 +286,8 @@ fn write_snapshot(
         crate::derived::observation_folded_after(connection, project, &mut observation, has_row)
     })?;
     profile::time(Phase::Upsert, || {
-        upsert_observation(connection, project, &observation, Some(sequence), columns)
-    })?;
-    drop_later(observation);
-    Ok(())
+        upsert_observation(connection, project, &observation, Some(sequence))
+    })
 }
 
 /// A request's events stamped with their arrival, and the pure work on them that runs
@@ -322,17 +301,11 @@ pub(crate) struct Arrived {
     redundant: Vec<bool>,
     /// By observation id: the row of an OTLP span that is its observation's only event in
     /// the request, folded and representable as a snapshot; used if no row is stored yet.
-    prefolded: HashMap<String, Prefolded>,
-}
-
-/// A first-arrival span's row and payload columns, worked out beside the writer.
-struct Prefolded {
-    row: Box<Observation>,
-    columns: PlannedColumns,
+    prefolded: HashMap<String, Box<Observation>>,
 }
 
 impl Arrived {
-    pub(crate) fn new(events: Vec<IngestEvent>, received_at: Micros) -> StoreResult<Arrived> {
+    pub(crate) fn new(events: Vec<IngestEvent>, received_at: Micros) -> Arrived {
         let events: Vec<LoggedEvent> = events
             .into_iter()
             .zip(0..)
@@ -352,25 +325,20 @@ impl Arrived {
                     .push(logged);
             }
         }
-        let mut prefolded = HashMap::new();
-        for (id, events) in per_observation {
-            let [only] = events[..] else { continue };
-            if !only.event.snapshot {
-                continue;
-            }
-            if let Some(row) = fold_observation(id, std::slice::from_ref(only))
-                .filter(|row| crate::snapshots::representable(&only.event, row))
-            {
-                let columns = PlannedColumns::of(&row)?;
-                let row = Box::new(row);
-                prefolded.insert(id.to_owned(), Prefolded { row, columns });
-            }
-        }
-        Ok(Arrived {
+        let prefolded = per_observation
+            .into_iter()
+            .filter_map(|(id, events)| match events[..] {
+                [only] if only.event.snapshot => fold_observation(id, std::slice::from_ref(only))
+                    .filter(|row| crate::snapshots::representable(&only.event, row))
+                    .map(|row| (id.to_owned(), Box::new(row))),
+                _ => None,
+            })
+            .collect();
+        Arrived {
             events,
             redundant,
             prefolded,
-        })
+        }
     }
 
     pub(crate) fn events(&self) -> impl Iterator<Item = &IngestEvent> {
@@ -433,7 +401,7 @@ pub(crate) fn apply_events(
     let last_snapshot = plans
         .iter()
         .filter_map(|plan| match plan {
-            Plan::Snapshot { sequence, .. } => Some(*sequence),
+            Plan::Snapshot(_, sequence, _) => Some(*sequence),
             Plan::General => None,
         })
         .max();
@@ -443,13 +411,8 @@ pub(crate) fn apply_events(
     crate::derived::batched(connection, || {
         for (key, plan) in touched.iter().zip(plans) {
             match plan {
-                Plan::Snapshot {
-                    row,
-                    columns,
-                    sequence,
-                    has_row,
-                } => {
-                    write_snapshot(connection, project, *row, columns, sequence, has_row)?;
+                Plan::Snapshot(observation, sequence, has_row) => {
+                    write_snapshot(connection, project, *observation, sequence, has_row)?;
                 }
                 Plan::General => {
                     let known: Vec<&LoggedEvent> = logged_events
@@ -555,16 +518,16 @@ impl IngestStore for SqliteStore {
         let owner = project.clone();
         let received_at = now_micros();
         let (arrived, prepared) = tokio::task::spawn_blocking(move || {
-            let arrived = Arrived::new(events, received_at)?;
+            let arrived = Arrived::new(events, received_at);
             let dictionary = dictionaries.current(&owner);
             let sample = dictionaries.wants_samples(&owner);
             let mut prepared = payloads::prepare(arrived.events(), dictionary.as_deref(), sample);
             let samples = std::mem::take(&mut prepared.samples);
             crate::payload_dictionaries::sample(&dictionaries, writer, &owner, samples);
-            Ok::<_, glassbox_store::StoreError>((arrived, prepared))
+            (arrived, prepared)
         })
         .await
-        .map_err(internal)??;
+        .map_err(internal)?;
         let dictionaries = Arc::clone(&self.dictionaries);
         // Ingestion fails only on storage errors: no savepoint (see `write_unisolated`).
         self.writer

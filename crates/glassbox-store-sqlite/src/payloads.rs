@@ -272,16 +272,7 @@ fn put_part(
     project: &ProjectId,
     text: &[u8],
 ) -> StoreResult<[u8; ADDRESS_LEN]> {
-    put_part_at(connection, project, address(text), text)
-}
-
-/// [`put_part`] of a part whose address is already known.
-fn put_part_at(
-    connection: &Connection,
-    project: &ProjectId,
-    address: [u8; ADDRESS_LEN],
-    text: &[u8],
-) -> StoreResult<[u8; ADDRESS_LEN]> {
+    let address = address(text);
     LOGICAL.fetch_add(text.len() as u64, Ordering::Relaxed);
     // Prepared beside the writer: one INSERT OR IGNORE, no lookup first.
     if let Some(data) = PREPARED.with(|prepared| prepared.borrow_mut().remove(&address)) {
@@ -324,12 +315,10 @@ fn put_part_at(
     Ok(address)
 }
 
-/// Stores a part (or works out its address) and returns its address.
-type PartSink<'a> = dyn FnMut(&[u8]) -> StoreResult<[u8; ADDRESS_LEN]> + 'a;
-
 fn push_part(
     manifest: &mut Vec<u8>,
-    sink: &mut PartSink<'_>,
+    connection: &Connection,
+    project: &ProjectId,
     text: &[u8],
     inline_max: usize,
 ) -> StoreResult<()> {
@@ -339,7 +328,7 @@ fn push_part(
         manifest.extend_from_slice(text);
     } else {
         manifest.push(b'h');
-        manifest.extend_from_slice(&sink(text)?);
+        manifest.extend_from_slice(&put_part(connection, project, text)?);
     }
     Ok(())
 }
@@ -351,30 +340,30 @@ pub(crate) fn store_value(
     project: &ProjectId,
     value: &Value,
 ) -> StoreResult<SqlValue> {
-    encode_value(value, &mut |text| put_part(connection, project, text))
-}
-
-fn encode_value(value: &Value, sink: &mut PartSink<'_>) -> StoreResult<SqlValue> {
     match value {
-        Value::Array(items) if !items.is_empty() => encode_array(items, sink),
-        _ => encode_text(value.to_string(), sink),
+        Value::Array(items) if !items.is_empty() => store_array(connection, project, items),
+        _ => store_text(connection, project, value.to_string()),
     }
 }
 
 /// A value that is not a non-empty array, by its JSON text.
-fn encode_text(text: String, sink: &mut PartSink<'_>) -> StoreResult<SqlValue> {
+fn store_text(connection: &Connection, project: &ProjectId, text: String) -> StoreResult<SqlValue> {
     if text.len() < INLINE_MAX {
         return Ok(SqlValue::Text(text));
     }
     let mut manifest = Vec::with_capacity(1 + 1 + ADDRESS_LEN);
     manifest.push(b'V');
-    push_part(&mut manifest, sink, text.as_bytes(), 0)?;
+    push_part(&mut manifest, connection, project, text.as_bytes(), 0)?;
     Ok(SqlValue::Blob(manifest))
 }
 
 /// A non-empty array: one part per element, each element serialised once (the array's
 /// text is `[` + the elements' texts joined by `,` + `]`).
-fn encode_array(items: &[Value], sink: &mut PartSink<'_>) -> StoreResult<SqlValue> {
+fn store_array(
+    connection: &Connection,
+    project: &ProjectId,
+    items: &[Value],
+) -> StoreResult<SqlValue> {
     let parts: Vec<String> = items.iter().map(Value::to_string).collect();
     let length = 1 + parts.iter().map(|part| part.len() + 1).sum::<usize>();
     if length < INLINE_MAX {
@@ -383,7 +372,13 @@ fn encode_array(items: &[Value], sink: &mut PartSink<'_>) -> StoreResult<SqlValu
     let mut manifest = Vec::with_capacity(1 + parts.len() * (1 + ADDRESS_LEN));
     manifest.push(b'A');
     for part in &parts {
-        push_part(&mut manifest, sink, part.as_bytes(), PART_INLINE_MAX)?;
+        push_part(
+            &mut manifest,
+            connection,
+            project,
+            part.as_bytes(),
+            PART_INLINE_MAX,
+        )?;
     }
     Ok(SqlValue::Blob(manifest))
 }
@@ -407,60 +402,7 @@ pub(crate) fn store_object(
     object: &JsonObject,
 ) -> StoreResult<SqlValue> {
     let text = serde_json::to_string(object).map_err(internal)?;
-    encode_text(text, &mut |text| put_part(connection, project, text))
-}
-
-/// A value's stored form worked out beside the writer: the manifest (or inline text)
-/// and the parts it names, which [`Planned::store`] puts in `payloads` on the writer.
-pub(crate) struct Planned {
-    stored: SqlValue,
-    parts: Vec<([u8; ADDRESS_LEN], Vec<u8>)>,
-}
-
-impl Planned {
-    fn with(encode: impl FnOnce(&mut PartSink<'_>) -> StoreResult<SqlValue>) -> StoreResult<Self> {
-        let mut parts = Vec::new();
-        let stored = encode(&mut |text: &[u8]| {
-            let address = address(text);
-            parts.push((address, text.to_vec()));
-            Ok(address)
-        })?;
-        Ok(Planned { stored, parts })
-    }
-
-    /// What [`store_value`] stores for `value`.
-    pub(crate) fn value(value: &Value) -> StoreResult<Self> {
-        Self::with(|sink| encode_value(value, sink))
-    }
-
-    /// What [`store_optional`] stores for `value`.
-    pub(crate) fn optional(value: Option<&Value>) -> StoreResult<Self> {
-        match value {
-            Some(value) => Self::value(value),
-            None => Ok(Planned {
-                stored: SqlValue::Null,
-                parts: Vec::new(),
-            }),
-        }
-    }
-
-    /// What [`store_object`] stores for `object`.
-    pub(crate) fn object(object: &JsonObject) -> StoreResult<Self> {
-        let text = serde_json::to_string(object).map_err(internal)?;
-        Self::with(|sink| encode_text(text, sink))
-    }
-
-    /// Stores the parts (as [`put_part`] does) and returns the stored form.
-    pub(crate) fn store(
-        self,
-        connection: &Connection,
-        project: &ProjectId,
-    ) -> StoreResult<SqlValue> {
-        for (address, text) in &self.parts {
-            put_part_at(connection, project, *address, text)?;
-        }
-        Ok(self.stored)
-    }
+    store_text(connection, project, text)
 }
 
 fn fetch_part(connection: &Connection, project: &str, address: &[u8]) -> Result<String, String> {

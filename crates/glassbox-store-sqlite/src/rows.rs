@@ -187,47 +187,15 @@ fn observation_with(
     })
 }
 
-/// An observation's payload columns (metadata, input, output) worked out beside the
-/// writer. Pricing and prompt linking, which run on the writer, change none of them.
-pub(crate) struct PlannedColumns {
-    metadata: payloads::Planned,
-    input: payloads::Planned,
-    output: payloads::Planned,
-}
-
-impl PlannedColumns {
-    pub(crate) fn of(observation: &Observation) -> StoreResult<Self> {
-        Ok(PlannedColumns {
-            metadata: payloads::Planned::object(&observation.metadata)?,
-            input: payloads::Planned::optional(observation.input.as_ref())?,
-            output: payloads::Planned::optional(observation.output.as_ref())?,
-        })
-    }
-}
-
 /// Writes the row, with its measure columns ([`Measures`]). `snapshot_sequence`: the row stands for an unlogged snapshot event
-/// with that sequence (`snapshots.rs`); `None` when its events are logged. `planned`:
-/// its payload columns if they were worked out beside the writer.
+/// with that sequence (`snapshots.rs`); `None` when its events are logged.
 pub(crate) fn upsert_observation(
     connection: &Connection,
     project: &ProjectId,
     observation: &Observation,
     snapshot_sequence: Option<i64>,
-    planned: Option<PlannedColumns>,
 ) -> StoreResult<()> {
     let measures = Measures::of(observation);
-    let (metadata, input, output) = match planned {
-        Some(planned) => (
-            planned.metadata.store(connection, project)?,
-            planned.input.store(connection, project)?,
-            planned.output.store(connection, project)?,
-        ),
-        None => (
-            payloads::store_object(connection, project, &observation.metadata)?,
-            payloads::store_optional(connection, project, observation.input.as_ref())?,
-            payloads::store_optional(connection, project, observation.output.as_ref())?,
-        ),
-    };
     let values: Vec<SqlValue> = vec![
         project.as_str().to_owned().into(),
         observation.id.clone().into(),
@@ -239,12 +207,12 @@ pub(crate) fn upsert_observation(
         observation.end_time.into(),
         observation.completion_start_time.into(),
         observation.environment.clone().into(),
-        metadata,
+        payloads::store_object(connection, project, &observation.metadata)?,
         observation.level.clone().into(),
         observation.status_message.clone().into(),
         observation.version.clone().into(),
-        input,
-        output,
+        payloads::store_optional(connection, project, observation.input.as_ref())?,
+        payloads::store_optional(connection, project, observation.output.as_ref())?,
         observation.model.clone().into(),
         observation.internal_model_id.clone().into(),
         observation.model_parameters.as_ref().map(json_text).into(),
