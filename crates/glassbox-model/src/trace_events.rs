@@ -93,12 +93,6 @@ pub fn redundant_trace_events(events: &[LoggedEvent]) -> Vec<bool> {
     redundant
 }
 
-/// Removes the events [`redundant_trace_events`] flags.
-pub fn coalesce_trace_events(events: &mut Vec<LoggedEvent>) {
-    let mut redundant = redundant_trace_events(events).into_iter();
-    events.retain(|_| !redundant.next().unwrap_or(false));
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
@@ -106,7 +100,14 @@ mod tests {
     use crate::ingest::{EntityKind, IngestEvent, LoggedEvent};
     use crate::merge::fold_trace;
 
-    use super::coalesce_trace_events as coalesce;
+    use super::redundant_trace_events;
+
+    /// Removes the events [`redundant_trace_events`] flags (what both backends leave out
+    /// of the log).
+    fn coalesce(events: &mut Vec<LoggedEvent>) {
+        let mut redundant = redundant_trace_events(events).into_iter();
+        events.retain(|_| !redundant.next().unwrap_or(false));
+    }
 
     const T0: i64 = 1_740_823_200_000_000;
 

@@ -213,7 +213,7 @@ fn refold(
 /// How one touched entity of a request is written.
 enum Plan {
     /// An OTLP span alone: its row, with the snapshot's sequence, and no log entry
-    /// (and the stored row's start, if there is one).
+    /// (and whether a row is stored for it already).
     Snapshot(Box<Observation>, i64, bool),
     /// Log the events and re-fold the entity from its whole log.
     General,
