@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
@@ -430,12 +430,14 @@ pub(crate) fn apply_events(
 }
 
 /// Frees a request's events on another thread: deallocating their JSON trees is a
-/// measurable share of the one writer thread's time.
+/// measurable share of the one writer thread's time. At most [`DROP_BACKLOG`] requests'
+/// garbage waits; beyond that the writer frees it itself, so memory stays bounded when
+/// the dropper falls behind.
 fn drop_later<T: Send + 'static>(value: T) {
     type Garbage = Box<dyn Send>;
-    static DROPPER: OnceLock<Option<Sender<Garbage>>> = OnceLock::new();
+    static DROPPER: OnceLock<Option<SyncSender<Garbage>>> = OnceLock::new();
     let dropper = DROPPER.get_or_init(|| {
-        let (sender, receiver) = std::sync::mpsc::channel::<Garbage>();
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Garbage>(DROP_BACKLOG);
         std::thread::Builder::new()
             .name("glassbox-sqlite-drop".into())
             .spawn(move || receiver.into_iter().for_each(drop))
@@ -443,10 +445,13 @@ fn drop_later<T: Send + 'static>(value: T) {
             .map(|_| sender)
     });
     if let Some(sender) = dropper {
-        // A failed send hands the value back in the error, dropped here.
-        let _ = sender.send(Box::new(value));
+        // A full or closed channel hands the value back in the error, dropped here.
+        let _ = sender.try_send(Box::new(value));
     }
 }
+
+/// Requests' garbage that may wait for the dropper thread.
+const DROP_BACKLOG: usize = 64;
 
 fn delete_traces_now(
     connection: &Connection,
