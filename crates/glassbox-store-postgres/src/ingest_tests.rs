@@ -251,34 +251,14 @@ async fn overlapping_batches_in_opposite_orders_all_commit() {
 /// and the trace takes the earliest start and the root's name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn equal_trace_events_of_a_request_are_logged_first_and_last() {
-    use glassbox_store::TraceStore;
     let store = PgStore::connect(fresh_config()).await.expect("connect");
     let project = ProjectId("project-a".into());
-    let outcomes = store
-        .ingest(&project, glassbox_store::testsuite::otlp_trace_events())
-        .await
-        .unwrap();
-    assert_eq!(outcomes.len(), 4);
-    assert!(outcomes.iter().all(Result::is_ok));
-    let trace = store
-        .get_trace(&project, "t")
-        .await
-        .unwrap()
-        .expect("the trace");
-    assert_eq!(
-        trace.trace.timestamp,
-        glassbox_store::testsuite::OTLP_TRACE_START + 2
-    );
-    assert_eq!(trace.trace.name.as_deref(), Some("agent"));
-    assert_eq!(trace.trace.user_id.as_deref(), Some("u"));
+    glassbox_store::testsuite::ingest_otlp_trace_events(store.as_ref(), &project).await;
     let ids: Vec<String> = sqlx::query_scalar(
         "SELECT event_id FROM ingest_events WHERE entity_kind = 'trace' ORDER BY event_id",
     )
     .fetch_all(store.pool())
     .await
     .unwrap();
-    assert_eq!(
-        ids,
-        ["otel:t:a:trace", "otel:t:b:trace", "otel:t:root:trace"]
-    );
+    assert_eq!(ids, glassbox_store::testsuite::OTLP_TRACE_EVENTS_LOGGED);
 }

@@ -245,6 +245,31 @@ pub fn otlp_trace_events() -> Vec<IngestEvent> {
     ]
 }
 
+/// The trace event ids a backend logs for [`otlp_trace_events`]: the root's and the
+/// first and last child's, in id order.
+pub const OTLP_TRACE_EVENTS_LOGGED: [&str; 3] =
+    ["otel:t:a:trace", "otel:t:b:trace", "otel:t:root:trace"];
+
+/// Ingests [`otlp_trace_events`] into `project` of `store` and checks the trace they
+/// fold to: the earliest start, the root's name and the propagated user. (Which events
+/// were logged, [`OTLP_TRACE_EVENTS_LOGGED`], each backend checks in its own tables.)
+pub async fn ingest_otlp_trace_events<S: IngestStore + TraceStore>(store: &S, project: &ProjectId) {
+    let outcomes = store
+        .ingest(project, otlp_trace_events())
+        .await
+        .expect("ingest must succeed");
+    assert_eq!(outcomes.len(), 4);
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    let trace = store
+        .get_trace(project, "t")
+        .await
+        .expect("get_trace must succeed")
+        .expect("the trace");
+    assert_eq!(trace.trace.timestamp, OTLP_TRACE_START + 2);
+    assert_eq!(trace.trace.name.as_deref(), Some("agent"));
+    assert_eq!(trace.trace.user_id.as_deref(), Some("u"));
+}
+
 /// Ingests a wire batch and returns the per-event outcomes.
 pub async fn ingest(stores: &Stores, project: &ProjectId, batch: Value) -> Vec<EventOutcome> {
     let events = events(batch);
