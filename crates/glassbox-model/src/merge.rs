@@ -133,7 +133,7 @@ fn value_to_string(value: &Value) -> String {
     }
 }
 
-fn is_truthy(value: &Value) -> bool {
+pub(crate) fn is_truthy(value: &Value) -> bool {
     match value {
         Value::Null => false,
         Value::Bool(flag) => *flag,
@@ -156,7 +156,25 @@ fn deep_merge(target: &mut JsonObject, source: &JsonObject) {
     }
 }
 
+/// The body keys [`fold_trace`] reads, by rule (besides `metadata`, deep-merged in order,
+/// and `tags`, a set union): the first non-null value wins ...
+pub(crate) const TRACE_FIRST_KEYS: [&str; 2] = ["timestamp", "environment"];
+/// ... the latest value wins (absent or `{}` keeps, `null` clears) ...
+pub(crate) const TRACE_LATEST_KEYS: [&str; 7] = [
+    "name",
+    "userId",
+    "sessionId",
+    "release",
+    "version",
+    "public",
+    "bookmarked",
+];
+/// ... the latest truthy value wins.
+pub(crate) const TRACE_TRUTHY_KEYS: [&str; 2] = ["input", "output"];
+
 /// Folds every `trace-create` event of one trace id. `None` when there are no events.
+/// Reads the keys of [`TRACE_FIRST_KEYS`], [`TRACE_LATEST_KEYS`], [`TRACE_TRUTHY_KEYS`],
+/// `metadata` and `tags` (keep `trace_events::prune_otlp_trace_events` in step).
 pub fn fold_trace(id: &str, events: &[LoggedEvent]) -> Option<Trace> {
     if events.is_empty() {
         return None;

@@ -1,7 +1,7 @@
 //! The ingestion write path: log every event, then re-fold each touched entity from all
 //! of its logged events, in the writer's shared transaction.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, OnceLock};
@@ -13,6 +13,7 @@ use glassbox_model::ingest::{EntityKind, IngestEvent, LoggedEvent};
 use glassbox_model::merge::{fold_observation, fold_score, fold_trace};
 use glassbox_model::scores::finalize_score;
 use glassbox_model::time::now_micros;
+use glassbox_model::trace_events::{Pruned, is_otlp_trace_create, prune_otlp_trace_events};
 use glassbox_model::{Micros, Observation, ProjectId};
 use glassbox_store::{EventOutcome, IngestStore, StoreResult};
 
@@ -142,6 +143,94 @@ fn with_event(mut events: Vec<LoggedEvent>, logged: &LoggedEvent) -> Vec<LoggedE
     events
 }
 
+/// Logs a trace's new OTLP trace events (`new`) into its logged events (`stored`, all of
+/// the trace's), keeping of the OTLP ones only what can still change the fold
+/// ([`prune_otlp_trace_events`]): dropped events are deleted, reduced ones rewritten.
+/// Returns the trace's events as logged now.
+fn log_otlp_trace_events(
+    connection: &Connection,
+    project: &ProjectId,
+    trace_id: &str,
+    stored: Vec<LoggedEvent>,
+    new: &[&LoggedEvent],
+) -> StoreResult<Vec<LoggedEvent>> {
+    let mut events = stored;
+    // Which events must be written: new ones and replays of stored ones.
+    let mut written: HashSet<String> = HashSet::new();
+    for logged in new {
+        events = with_event(events, logged);
+        written.insert(logged.event.event_id.clone());
+    }
+    let pruned = prune_otlp_trace_events(&events);
+    let mut kept = Vec::with_capacity(events.len());
+    for (logged, pruned) in events.into_iter().zip(pruned) {
+        let is_new = written.contains(&logged.event.event_id);
+        match pruned {
+            Pruned::Unchanged => {
+                if is_new {
+                    store_event(connection, project, &logged)?;
+                }
+                kept.push(logged);
+            }
+            Pruned::Changed(changed) => {
+                store_event(connection, project, &changed)?;
+                kept.push(changed);
+            }
+            Pruned::Dropped => {
+                // A new event may have replayed a stored one: delete whatever is stored.
+                connection
+                    .prepare_cached(
+                        "DELETE FROM ingest_events WHERE project_id = ?1 AND entity_kind = 'trace' \
+                         AND entity_id = ?2 AND event_id = ?3",
+                    )
+                    .and_then(|mut statement| {
+                        statement.execute(params![
+                            project.as_str(),
+                            trace_id,
+                            logged.event.event_id
+                        ])
+                    })
+                    .map_err(internal)?;
+            }
+        }
+    }
+    Ok(kept)
+}
+
+/// Writes one event as given (arrival and sequence included), over a stored one with its
+/// id.
+fn store_event(
+    connection: &Connection,
+    project: &ProjectId,
+    logged: &LoggedEvent,
+) -> StoreResult<()> {
+    let event = &logged.event;
+    let body = payloads::store_body(connection, project, &event.body)?;
+    connection
+        .prepare_cached(
+            "INSERT INTO ingest_events (project_id, entity_kind, entity_id, event_id, event_type, \
+             timestamp, received_at, sequence, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+             ON CONFLICT (project_id, entity_kind, entity_id, event_id) DO UPDATE SET \
+             event_type = excluded.event_type, timestamp = excluded.timestamp, \
+             received_at = excluded.received_at, sequence = excluded.sequence, body = excluded.body",
+        )
+        .and_then(|mut statement| {
+            statement.execute(params![
+                project.as_str(),
+                event.kind.as_str(),
+                event.entity_id,
+                event.event_id,
+                event.event_type,
+                event.timestamp,
+                logged.received_at,
+                logged.sequence,
+                body,
+            ])
+        })
+        .map(drop)
+        .map_err(internal)
+}
+
 fn apply_score(
     connection: &Connection,
     project: &ProjectId,
@@ -171,6 +260,8 @@ fn apply_score(
     }
 }
 
+/// Re-folds an entity from its log; `known` are the request's events of it (already
+/// logged, but for a trace's OTLP events, which [`log_otlp_trace_events`] logs here).
 fn refold(
     connection: &Connection,
     project: &ProjectId,
@@ -178,9 +269,17 @@ fn refold(
     entity_id: &str,
     known: &[&LoggedEvent],
 ) -> StoreResult<()> {
-    let events = profile::time(Phase::Load, || {
-        load_events_with(connection, project, kind, entity_id, known)
+    let (new_otlp, logged): (Vec<&LoggedEvent>, Vec<&LoggedEvent>) = known
+        .iter()
+        .partition(|logged| kind == EntityKind::Trace && is_otlp_trace_create(logged));
+    let mut events = profile::time(Phase::Load, || {
+        load_events_with(connection, project, kind, entity_id, &logged)
     })?;
+    if !new_otlp.is_empty() || events.iter().filter(|e| is_otlp_trace_create(e)).count() > 1 {
+        events = profile::time(Phase::Log, || {
+            log_otlp_trace_events(connection, project, entity_id, events, &new_otlp)
+        })?;
+    }
     match kind {
         EntityKind::Trace => {
             if let Some(trace) = profile::time(Phase::Fold, || fold_trace(entity_id, &events)) {
@@ -392,7 +491,8 @@ pub(crate) fn apply_events(
         };
         let plan = plan(connection, project, key.0, &key.1, events, prefolded)?;
         if let Plan::General = plan {
-            for logged in events {
+            // A trace's OTLP events are logged when it is re-folded (pruned).
+            for logged in events.iter().filter(|logged| !is_otlp_trace_create(logged)) {
                 profile::time(Phase::Log, || log_event(connection, project, logged))?;
             }
         }

@@ -252,3 +252,91 @@ async fn equal_trace_events_of_a_request_are_logged_first_and_last() {
         .unwrap();
     assert_eq!(ids, glassbox_store::testsuite::OTLP_TRACE_EVENTS_LOGGED);
 }
+
+/// Across requests the log keeps only the OTLP trace events that can still change the
+/// fold (`glassbox_model::trace_events::prune_otlp_trace_events`): after the children of
+/// the first request and the root and one child of the second, the root (first in merge
+/// order) and the last child (the latest user) stay, reduced to the keys they win, and
+/// the trace is the one all four events fold to: the earliest arrival moves onto one of
+/// them (here the root) and the latest onto the other.
+#[tokio::test]
+async fn a_traces_otlp_events_are_pruned_across_requests() {
+    use glassbox_store::TraceStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let project = ProjectId("p".into());
+    let start = glassbox_store::testsuite::OTLP_TRACE_START;
+    let event = |span: &str, offset: i64, extra: Value| {
+        let mut body = json!({"timestamp": start + offset, "environment": "prod", "userId": span});
+        if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            body.extend(extra);
+        }
+        IngestEvent {
+            event_id: format!("otel:t:{span}:trace"),
+            event_type: "trace-create".into(),
+            timestamp: start + offset,
+            kind: EntityKind::Trace,
+            entity_id: "t".into(),
+            body: body.as_object().cloned().unwrap(),
+            snapshot: false,
+        }
+    };
+    let ingest = |events: Vec<IngestEvent>| {
+        let store = store.clone();
+        let project = project.clone();
+        async move {
+            let outcomes = store.ingest(&project, events).await.unwrap();
+            assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+        }
+    };
+    ingest(vec![event("a", 9, json!({})), event("b", 2, json!({}))]).await;
+    let first = store.get_trace(&project, "t").await.unwrap().unwrap().trace;
+    ingest(vec![
+        event("root", 1, json!({"name": "agent", "metadata": {"k": "v"}})),
+        event("c", 12, json!({})),
+    ])
+    .await;
+    let trace = store.get_trace(&project, "t").await.unwrap().unwrap().trace;
+    assert_eq!(trace.timestamp, start + 1);
+    assert_eq!(trace.name.as_deref(), Some("agent"));
+    assert_eq!(trace.user_id.as_deref(), Some("c"));
+    assert_eq!(trace.metadata.get("k"), Some(&json!("v")));
+    assert_eq!(trace.created_at, first.created_at);
+    assert!(trace.updated_at > first.updated_at);
+    store.shutdown();
+
+    let connection = rusqlite::Connection::open(dir.path().join(crate::DATABASE_FILE)).unwrap();
+    let logged: Vec<(String, i64, String)> = connection
+        .prepare(
+            "SELECT event_id, received_at, body FROM ingest_events \
+             WHERE entity_kind = 'trace' ORDER BY timestamp",
+        )
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let bodies: Vec<(&str, i64, Value)> = logged
+        .iter()
+        .map(|(id, received_at, body)| {
+            (
+                id.as_str(),
+                *received_at,
+                serde_json::from_str(body).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            (
+                "otel:t:root:trace",
+                first.created_at,
+                json!({"timestamp": start + 1, "environment": "prod", "name": "agent",
+                       "metadata": {"k": "v"}})
+            ),
+            ("otel:t:c:trace", trace.updated_at, json!({"userId": "c"})),
+        ]
+    );
+}
