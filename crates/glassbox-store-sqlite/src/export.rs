@@ -63,7 +63,8 @@ pub const SQLITE_ONLY: &[&str] = &[
     "rollup_users_daily",
     "derived_state",
     // Storage of large values; the exported rows carry the values themselves.
-    "payloads",
+    "payload_parts",
+    "payload_addresses",
     "payload_dictionaries",
 ];
 

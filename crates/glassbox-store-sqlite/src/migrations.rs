@@ -47,6 +47,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         16,
         include_str!("../migrations/0016_observations_by_time_narrow.sql"),
     ),
+    (17, include_str!("../migrations/0017_payload_parts.sql")),
 ];
 
 /// The schema version this binary writes.
@@ -183,6 +184,57 @@ mod tests {
             )
             .unwrap();
         assert_eq!(facts, 0);
+    }
+
+    /// The payload-parts migration keeps every part under its address, with the old
+    /// rowid as its id, and new parts get ids after them.
+    #[test]
+    fn payload_parts_keep_their_addresses() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        let split = MIGRATIONS
+            .iter()
+            .position(|(_, sql)| sql.contains("CREATE TABLE payload_parts"))
+            .unwrap();
+        apply_list(&mut connection, &MIGRATIONS[..split]).unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO payloads (project_id, hash, data) VALUES \
+                 ('p', x'01', x'0061'), ('q', x'01', x'0062'), ('p', x'02', x'0063');",
+            )
+            .unwrap();
+        apply(&mut connection).unwrap();
+        let parts: Vec<(String, Vec<u8>, i64, Vec<u8>)> = connection
+            .prepare(
+                "SELECT a.project_id, a.hash, a.part_id, p.data FROM payload_addresses a \
+                 JOIN payload_parts p ON p.id = a.part_id ORDER BY a.part_id",
+            )
+            .unwrap()
+            .query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            parts,
+            [
+                ("p".to_owned(), vec![1], 1, vec![0, b'a']),
+                ("q".to_owned(), vec![1], 2, vec![0, b'b']),
+                ("p".to_owned(), vec![2], 3, vec![0, b'c']),
+            ]
+        );
+        let viewed: i64 = connection
+            .query_row(
+                "SELECT count(*) FROM payloads WHERE project_id = 'p'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(viewed, 2);
+        connection
+            .execute("INSERT INTO payload_parts (data) VALUES (x'00')", [])
+            .unwrap();
+        assert_eq!(connection.last_insert_rowid(), 4);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Content-addressed payloads (issue 8): large JSON values (input, output, metadata of
 //! traces and observations, and the same fields in the event log) are stored once per
-//! project and content in the `payloads` table, compressed with zstd when that pays:
+//! project and content (`payload_parts`, named by `payload_addresses`; the view `payloads`
+//! joins them), compressed with zstd when that pays:
 //! with the project's trained dictionary once it has one (`payload_dictionaries.rs`).
 //!
 //! A payload's `data` is a codec byte and its bytes: 0 raw JSON text, 1 raw deflate
@@ -274,45 +275,54 @@ fn put_part(
 ) -> StoreResult<[u8; ADDRESS_LEN]> {
     let address = address(text);
     LOGICAL.fetch_add(text.len() as u64, Ordering::Relaxed);
-    // Prepared beside the writer: one INSERT OR IGNORE, no lookup first.
-    if let Some(data) = PREPARED.with(|prepared| prepared.borrow_mut().remove(&address)) {
-        let inserted = connection
-            .prepare_cached(
-                "INSERT OR IGNORE INTO payloads (project_id, hash, data) VALUES (?1, ?2, ?3)",
-            )
-            .and_then(|mut statement| {
-                statement.execute(params![project.as_str(), &address[..], data])
-            })
-            .map_err(internal)?;
-        if inserted > 0 {
-            UNIQUE.fetch_add(text.len() as u64, Ordering::Relaxed);
-            STORED.fetch_add(data.len() as u64, Ordering::Relaxed);
-        }
-        return Ok(address);
-    }
-    let exists = connection
-        .prepare_cached("SELECT 1 FROM payloads WHERE project_id = ?1 AND hash = ?2")
-        .and_then(|mut statement| {
-            statement
-                .query_row(params![project.as_str(), &address[..]], |_| Ok(()))
-                .optional()
-        })
+    // Prepared beside the writer (or not, for values the fold changed: compressed here).
+    // Measured against appending first and `RETURNING` a computed id: the lookup is
+    // cheapest.
+    let prepared = PREPARED.with(|prepared| prepared.borrow_mut().remove(&address));
+    if part_id(connection, project.as_str(), &address)
         .map_err(internal)?
-        .is_some();
-    if !exists {
-        let data = WRITER_DICTIONARY.with(|dictionary| {
-            encode_data_with(text, COMPRESS_MIN, dictionary.borrow().as_deref())
+        .is_none()
+    {
+        let data = prepared.unwrap_or_else(|| {
+            WRITER_DICTIONARY.with(|dictionary| {
+                encode_data_with(text, COMPRESS_MIN, dictionary.borrow().as_deref())
+            })
         });
         UNIQUE.fetch_add(text.len() as u64, Ordering::Relaxed);
         STORED.fetch_add(data.len() as u64, Ordering::Relaxed);
+        let id = insert_part_data(connection, &data).map_err(internal)?;
         connection
-            .prepare_cached("INSERT INTO payloads (project_id, hash, data) VALUES (?1, ?2, ?3)")
+            .prepare_cached(
+                "INSERT INTO payload_addresses (project_id, hash, part_id) VALUES (?1, ?2, ?3)",
+            )
             .and_then(|mut statement| {
-                statement.execute(params![project.as_str(), &address[..], data])
+                statement.execute(params![project.as_str(), &address[..], id])
             })
             .map_err(internal)?;
     }
     Ok(address)
+}
+
+/// The id of the part stored at `address` in `project`, if any.
+fn part_id(
+    connection: &Connection,
+    project: &str,
+    address: &[u8],
+) -> rusqlite::Result<Option<i64>> {
+    connection
+        .prepare_cached(
+            "SELECT part_id FROM payload_addresses WHERE project_id = ?1 AND hash = ?2",
+        )?
+        .query_row(params![project, address], |row| row.get(0))
+        .optional()
+}
+
+/// Stores a part's bytes (appended: ids grow) and returns its id.
+fn insert_part_data(connection: &Connection, data: &[u8]) -> rusqlite::Result<i64> {
+    connection
+        .prepare_cached("INSERT INTO payload_parts (data) VALUES (?1)")?
+        .execute(params![data])?;
+    Ok(connection.last_insert_rowid())
 }
 
 fn push_part(
@@ -334,7 +344,7 @@ fn push_part(
 }
 
 /// The stored form of `value`: its JSON text when short, else a manifest whose parts
-/// are stored in `payloads`.
+/// are stored as payload parts.
 pub(crate) fn store_value(
     connection: &Connection,
     project: &ProjectId,
@@ -407,7 +417,10 @@ pub(crate) fn store_object(
 
 fn fetch_part(connection: &Connection, project: &str, address: &[u8]) -> Result<String, String> {
     let data: Vec<u8> = connection
-        .prepare_cached("SELECT data FROM payloads WHERE project_id = ?1 AND hash = ?2")
+        .prepare_cached(
+            "SELECT p.data FROM payload_addresses a JOIN payload_parts p ON p.id = a.part_id \
+             WHERE a.project_id = ?1 AND a.hash = ?2",
+        )
         .and_then(|mut statement| statement.query_row(params![project, address], |row| row.get(0)))
         .map_err(|error| format!("payload lookup: {error}"))?;
     decode_data(connection, project, &data)
@@ -610,7 +623,7 @@ pub(crate) fn sweep(
         }
     }
     let stored: Vec<Vec<u8>> = connection
-        .prepare_cached("SELECT hash FROM payloads WHERE project_id = ?1")
+        .prepare_cached("SELECT hash FROM payload_addresses WHERE project_id = ?1")
         .and_then(|mut statement| {
             statement
                 .query_map(params![project.as_str()], |row| row.get(0))?
@@ -623,7 +636,14 @@ pub(crate) fn sweep(
         .collect();
     for address in &deleted {
         connection
-            .prepare_cached("DELETE FROM payloads WHERE project_id = ?1 AND hash = ?2")
+            .prepare_cached(
+                "DELETE FROM payload_parts WHERE id = (SELECT part_id FROM payload_addresses \
+                 WHERE project_id = ?1 AND hash = ?2)",
+            )
+            .and_then(|mut statement| statement.execute(params![project.as_str(), address]))
+            .map_err(internal)?;
+        connection
+            .prepare_cached("DELETE FROM payload_addresses WHERE project_id = ?1 AND hash = ?2")
             .and_then(|mut statement| statement.execute(params![project.as_str(), address]))
             .map_err(internal)?;
     }
@@ -643,9 +663,10 @@ fn recompress_without(
 ) -> StoreResult<()> {
     let mut prefix = vec![ZSTD_DICTIONARY];
     prefix.extend_from_slice(hash);
-    let parts: Vec<(Vec<u8>, Vec<u8>)> = connection
+    let parts: Vec<(i64, Vec<u8>)> = connection
         .prepare_cached(
-            "SELECT hash, data FROM payloads WHERE project_id = ?1 AND substr(data, 1, ?2) = ?3",
+            "SELECT p.id, p.data FROM payload_addresses a JOIN payload_parts p ON p.id = a.part_id \
+             WHERE a.project_id = ?1 AND substr(p.data, 1, ?2) = ?3",
         )
         .and_then(|mut statement| {
             statement
@@ -656,17 +677,11 @@ fn recompress_without(
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(internal)?;
-    for (address, data) in parts {
+    for (id, data) in parts {
         let text = decode_data(connection, project.as_str(), &data).map_err(internal)?;
         connection
-            .prepare_cached("UPDATE payloads SET data = ?3 WHERE project_id = ?1 AND hash = ?2")
-            .and_then(|mut statement| {
-                statement.execute(params![
-                    project.as_str(),
-                    address,
-                    encode_data(text.as_bytes())
-                ])
-            })
+            .prepare_cached("UPDATE payload_parts SET data = ?2 WHERE id = ?1")
+            .and_then(|mut statement| statement.execute(params![id, encode_data(text.as_bytes())]))
             .map_err(internal)?;
     }
     Ok(())
@@ -712,8 +727,9 @@ pub(crate) fn reencode_candidates(
     const REENCODE_BYTES: usize = 8 << 20;
     let mut statement = connection
         .prepare_cached(
-            "SELECT hash, data FROM payloads WHERE project_id = ?1 AND hash > ?2 \
-             AND substr(data, 1, 1) <> x'03' ORDER BY hash LIMIT ?3",
+            "SELECT a.hash, p.data FROM payload_addresses a JOIN payload_parts p \
+             ON p.id = a.part_id WHERE a.project_id = ?1 AND a.hash > ?2 \
+             AND substr(p.data, 1, 1) <> x'03' ORDER BY a.hash LIMIT ?3",
         )
         .map_err(internal)?;
     let mut rows = statement
@@ -757,32 +773,46 @@ pub(crate) fn reencode_candidates(
 /// (a part deleted since is not stored again). The caller checked that the dictionary is
 /// live in this transaction. Returns how many parts were replaced.
 ///
-/// A part is deleted and inserted again rather than updated: its row moves to the end
-/// of the table, so the pages of the parts stored before the dictionary (the first ones
-/// of the project) empty and are reused. Shrunk in place, the rows would leave that
-/// space inside the pages (measured: no change in the file's size).
+/// A part is deleted and inserted again (under a new id, which its address then names)
+/// rather than updated: its row moves to the end of the table, so the pages of the parts
+/// stored before the dictionary (the first ones of the project) empty and are reused.
+/// Shrunk in place, the rows would leave that space inside the pages (measured: no change
+/// in the file's size).
 pub(crate) fn store_reencoded(
     connection: &Connection,
     project: &ProjectId,
     parts: &[Reencoded],
 ) -> StoreResult<usize> {
-    let mut delete = connection
-        .prepare_cached("DELETE FROM payloads WHERE project_id = ?1 AND hash = ?2 AND data = ?3")
-        .map_err(internal)?;
-    let mut insert = connection
-        .prepare_cached("INSERT INTO payloads (project_id, hash, data) VALUES (?1, ?2, ?3)")
-        .map_err(internal)?;
     let mut replaced = 0;
     for part in parts {
-        if delete
-            .execute(params![project.as_str(), part.address, part.old])
-            .map_err(internal)?
-            == 0
-        {
+        let stored: Option<i64> = connection
+            .prepare_cached(
+                "SELECT p.id FROM payload_addresses a JOIN payload_parts p ON p.id = a.part_id \
+                 WHERE a.project_id = ?1 AND a.hash = ?2 AND p.data = ?3",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_row(params![project.as_str(), part.address, part.old], |row| {
+                        row.get(0)
+                    })
+                    .optional()
+            })
+            .map_err(internal)?;
+        let Some(old_id) = stored else {
             continue;
-        }
-        insert
-            .execute(params![project.as_str(), part.address, part.new])
+        };
+        connection
+            .prepare_cached("DELETE FROM payload_parts WHERE id = ?1")
+            .and_then(|mut statement| statement.execute(params![old_id]))
+            .map_err(internal)?;
+        let new_id = insert_part_data(connection, &part.new).map_err(internal)?;
+        connection
+            .prepare_cached(
+                "UPDATE payload_addresses SET part_id = ?3 WHERE project_id = ?1 AND hash = ?2",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![project.as_str(), part.address, new_id])
+            })
             .map_err(internal)?;
         replaced += 1;
     }
