@@ -1,6 +1,8 @@
 //! Conversions between SQLite rows and model entities. Column lists live next to the
 //! functions that read them so that the two cannot drift apart.
 
+use std::sync::LazyLock;
+
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row, params};
 use serde_json::{Map, Value};
@@ -64,6 +66,97 @@ pub(crate) fn trace_from_row(row: &Row<'_>) -> rusqlite::Result<Trace> {
     })
 }
 
+/// `INSERT INTO table (columns) VALUES (?1, ...)`, updating a stored row with the same
+/// `key` in place (every other column). Unlike `INSERT OR REPLACE`, which deletes the
+/// row and inserts it again under a new rowid (rewriting every index entry and leaving
+/// its old space behind), only the indexes whose columns change are written.
+fn upsert_statement(table: &str, columns: &[&str], key: &[&str]) -> String {
+    let placeholders: Vec<String> = (1..=columns.len()).map(|n| format!("?{n}")).collect();
+    let updates: Vec<String> = columns
+        .iter()
+        .filter(|column| !key.contains(column))
+        .map(|column| format!("{column} = excluded.{column}"))
+        .collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
+        columns.join(", "),
+        placeholders.join(", "),
+        key.join(", "),
+        updates.join(", ")
+    )
+}
+
+static TRACE_UPSERT: LazyLock<String> = LazyLock::new(|| {
+    upsert_statement(
+        "traces",
+        &[
+            "project_id",
+            "id",
+            "timestamp",
+            "name",
+            "user_id",
+            "session_id",
+            "release",
+            "version",
+            "environment",
+            "metadata",
+            "tags",
+            "public",
+            "bookmarked",
+            "input",
+            "output",
+            "created_at",
+            "updated_at",
+        ],
+        &["project_id", "id"],
+    )
+});
+
+static OBSERVATION_UPSERT: LazyLock<String> = LazyLock::new(|| {
+    upsert_statement(
+        "observations",
+        &[
+            "project_id",
+            "id",
+            "trace_id",
+            "parent_observation_id",
+            "type",
+            "name",
+            "start_time",
+            "end_time",
+            "completion_start_time",
+            "environment",
+            "metadata",
+            "level",
+            "status_message",
+            "version",
+            "input",
+            "output",
+            "model",
+            "internal_model_id",
+            "model_parameters",
+            "provided_usage_details",
+            "usage_details",
+            "provided_cost_details",
+            "cost_details",
+            "total_cost",
+            "prompt_id",
+            "prompt_name",
+            "prompt_version",
+            "created_at",
+            "updated_at",
+            "is_app_root",
+            "snapshot_sequence",
+            "input_tokens",
+            "output_tokens",
+            "total_tokens",
+            "input_cost",
+            "output_cost",
+        ],
+        &["project_id", "id"],
+    )
+});
+
 pub(crate) fn upsert_trace(
     connection: &Connection,
     project: &ProjectId,
@@ -73,11 +166,7 @@ pub(crate) fn upsert_trace(
     let input = payloads::store_optional(connection, project, trace.input.as_ref())?;
     let output = payloads::store_optional(connection, project, trace.output.as_ref())?;
     connection
-        .prepare_cached(
-            "INSERT OR REPLACE INTO traces (project_id, id, timestamp, name, user_id, session_id, release, version, \
-             environment, metadata, tags, public, bookmarked, input, output, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-        )
+        .prepare_cached(&TRACE_UPSERT)
         .and_then(|mut statement| {
             statement.execute(params![
                 project.as_str(),
@@ -235,15 +324,7 @@ pub(crate) fn upsert_observation(
         measures.output_cost.into(),
     ];
     connection
-        .prepare_cached(
-            "INSERT OR REPLACE INTO observations (project_id, id, trace_id, parent_observation_id, type, name, \
-             start_time, end_time, completion_start_time, environment, metadata, level, status_message, version, \
-             input, output, model, internal_model_id, model_parameters, provided_usage_details, usage_details, \
-             provided_cost_details, cost_details, total_cost, prompt_id, prompt_name, prompt_version, created_at, \
-             updated_at, is_app_root, snapshot_sequence, input_tokens, output_tokens, total_tokens, input_cost, \
-             output_cost) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-             ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36)",
-        )
+        .prepare_cached(&OBSERVATION_UPSERT)
         .and_then(|mut statement| statement.execute(rusqlite::params_from_iter(values)))
         .map_err(internal)?;
     Ok(())
