@@ -371,13 +371,14 @@ fn plan(
     Ok(Plan::General)
 }
 
+/// Writes a snapshot's row; returns the observation, for [`drop_later`].
 fn write_snapshot(
     connection: &Connection,
     project: &ProjectId,
-    mut observation: glassbox_model::Observation,
+    mut observation: Box<Observation>,
     sequence: i64,
     has_row: bool,
-) -> StoreResult<()> {
+) -> StoreResult<Box<Observation>> {
     profile::time(Phase::Prompt, || {
         crate::prompts::link_prompt(connection, project, &mut observation)
     })?;
@@ -386,7 +387,8 @@ fn write_snapshot(
     })?;
     profile::time(Phase::Upsert, || {
         upsert_observation(connection, project, &observation, Some(sequence))
-    })
+    })?;
+    Ok(observation)
 }
 
 /// A request's events stamped with their arrival, and the pure work on them that runs
@@ -508,11 +510,18 @@ pub(crate) fn apply_events(
     if let Some(last) = last_snapshot {
         crate::snapshots::remember_sequence(connection, last)?;
     }
+    let mut written = Vec::new();
     crate::derived::batched(connection, || {
         for (key, plan) in touched.iter().zip(plans) {
             match plan {
                 Plan::Snapshot(observation, sequence, has_row) => {
-                    write_snapshot(connection, project, *observation, sequence, has_row)?;
+                    written.push(write_snapshot(
+                        connection,
+                        project,
+                        observation,
+                        sequence,
+                        has_row,
+                    )?);
                 }
                 Plan::General => {
                     let known: Vec<&LoggedEvent> = logged_events
@@ -525,7 +534,7 @@ pub(crate) fn apply_events(
         }
         Ok(())
     })?;
-    drop_later((logged_events, unlogged, prefolded));
+    drop_later((logged_events, unlogged, prefolded, written));
     Ok(outcomes)
 }
 
