@@ -25,7 +25,7 @@
 //! a trace's logged OTLP events to those that can still win a key of the fold, whatever
 //! comes later (in the agent workload two per trace: the root's and the last child's).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::JsonObject;
 use crate::ingest::{EntityKind, IngestEvent, LoggedEvent};
@@ -176,14 +176,16 @@ pub fn prune_otlp_trace_events(events: &[LoggedEvent]) -> Vec<Pruned> {
             keep(index, key, value.clone());
         }
     }
-    for (place, &index) in order.iter().enumerate() {
+    // Latest first; a metadata object is kept unless a later one is equal (compared by
+    // its JSON text, so that a trace with many spans costs one pass; equal maps with
+    // their keys in another order are both kept, which is always exact).
+    let mut later_metadata: HashSet<String> = HashSet::new();
+    for &index in order.iter().rev() {
         let Some(Value::Object(metadata)) = body(index).get("metadata") else {
             continue;
         };
-        let repeated_later = order[place + 1..]
-            .iter()
-            .any(|&later| body(later).get("metadata") == body(index).get("metadata"));
-        if !metadata.is_empty() && !repeated_later {
+        let text = serde_json::to_string(metadata).unwrap_or_default();
+        if !metadata.is_empty() && later_metadata.insert(text) {
             keep(index, "metadata", Value::Object(metadata.clone()));
         }
     }
