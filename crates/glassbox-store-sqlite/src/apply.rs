@@ -22,7 +22,9 @@ use crate::connection::internal;
 use crate::payload_dictionaries::Dictionaries;
 use crate::payloads;
 use crate::profile::{self, Phase};
-use crate::rows::{get_score_config, upsert_observation, upsert_score, upsert_trace};
+use crate::rows::{
+    PlannedColumns, get_score_config, upsert_observation, upsert_score, upsert_trace,
+};
 use crate::sql::execute_changes_any;
 
 fn load_events(
@@ -300,7 +302,7 @@ fn refold(
                     crate::derived::observation_folded(connection, project, &mut observation)
                 })?;
                 profile::time(Phase::Upsert, || {
-                    upsert_observation(connection, project, &observation, None)
+                    upsert_observation(connection, project, &observation, None, None)
                 })?;
             }
         }
@@ -312,8 +314,9 @@ fn refold(
 /// How one touched entity of a request is written.
 enum Plan {
     /// An OTLP span alone: its row, with the snapshot's sequence, and no log entry
-    /// (and whether a row is stored for it already).
-    Snapshot(Box<Observation>, i64, bool),
+    /// (and whether a row is stored for it already), with its payload columns if they
+    /// were planned beside the writer.
+    Snapshot(Box<Observation>, i64, bool, Option<PlannedColumns>),
     /// Log the events and re-fold the entity from its whole log.
     General,
 }
@@ -326,7 +329,7 @@ fn plan(
     kind: EntityKind,
     entity_id: &str,
     events: &mut [LoggedEvent],
-    prefolded: Option<Box<Observation>>,
+    prefolded: Option<Prefolded>,
 ) -> StoreResult<Plan> {
     if kind != EntityKind::Observation {
         return Ok(Plan::General);
@@ -340,7 +343,12 @@ fn plan(
         let Some(stored) = &mark else {
             // First arrival: folded beside the writer (`Arrived`) if representable.
             return Ok(match prefolded {
-                Some(observation) => Plan::Snapshot(observation, only.sequence, false),
+                Some(prefolded) => Plan::Snapshot(
+                    prefolded.observation,
+                    only.sequence,
+                    false,
+                    Some(prefolded.columns),
+                ),
                 None => Plan::General,
             });
         };
@@ -355,7 +363,7 @@ fn plan(
                 fold_observation(entity_id, std::slice::from_ref(&*only))
             }) && crate::snapshots::representable(&only.event, &observation)
             {
-                return Ok(Plan::Snapshot(Box::new(observation), sequence, true));
+                return Ok(Plan::Snapshot(Box::new(observation), sequence, true, None));
             }
             (only.received_at, only.sequence) = arrived;
         }
@@ -376,8 +384,8 @@ fn write_snapshot(
     connection: &Connection,
     project: &ProjectId,
     mut observation: Box<Observation>,
-    sequence: i64,
-    has_row: bool,
+    (sequence, has_row): (i64, bool),
+    planned: Option<PlannedColumns>,
 ) -> StoreResult<Box<Observation>> {
     profile::time(Phase::Prompt, || {
         crate::prompts::link_prompt(connection, project, &mut observation)
@@ -386,7 +394,7 @@ fn write_snapshot(
         crate::derived::observation_folded_after(connection, project, &mut observation, has_row)
     })?;
     profile::time(Phase::Upsert, || {
-        upsert_observation(connection, project, &observation, Some(sequence))
+        upsert_observation(connection, project, &observation, Some(sequence), planned)
     })?;
     Ok(observation)
 }
@@ -402,7 +410,14 @@ pub(crate) struct Arrived {
     redundant: Vec<bool>,
     /// By observation id: the row of an OTLP span that is its observation's only event in
     /// the request, folded and representable as a snapshot; used if no row is stored yet.
-    prefolded: HashMap<String, Box<Observation>>,
+    prefolded: HashMap<String, Prefolded>,
+}
+
+/// A span's row folded beside the writer, with its payload columns planned (the writer
+/// changes its model, usage, cost and prompt link, not its metadata, input or output).
+pub(crate) struct Prefolded {
+    observation: Box<Observation>,
+    columns: PlannedColumns,
 }
 
 impl Arrived {
@@ -431,7 +446,17 @@ impl Arrived {
             .filter_map(|(id, events)| match events[..] {
                 [only] if only.event.snapshot => fold_observation(id, std::slice::from_ref(only))
                     .filter(|row| crate::snapshots::representable(&only.event, row))
-                    .map(|row| (id.to_owned(), Box::new(row))),
+                    .map(|row| {
+                        let columns = PlannedColumns::of(&row);
+                        let observation = Box::new(row);
+                        (
+                            id.to_owned(),
+                            Prefolded {
+                                observation,
+                                columns,
+                            },
+                        )
+                    }),
                 _ => None,
             })
             .collect();
@@ -503,7 +528,7 @@ pub(crate) fn apply_events(
     let last_snapshot = plans
         .iter()
         .filter_map(|plan| match plan {
-            Plan::Snapshot(_, sequence, _) => Some(*sequence),
+            Plan::Snapshot(_, sequence, _, _) => Some(*sequence),
             Plan::General => None,
         })
         .max();
@@ -514,13 +539,13 @@ pub(crate) fn apply_events(
     crate::derived::batched(connection, || {
         for (key, plan) in touched.iter().zip(plans) {
             match plan {
-                Plan::Snapshot(observation, sequence, has_row) => {
+                Plan::Snapshot(observation, sequence, has_row, planned) => {
                     written.push(write_snapshot(
                         connection,
                         project,
                         observation,
-                        sequence,
-                        has_row,
+                        (sequence, has_row),
+                        planned,
                     )?);
                 }
                 Plan::General => {

@@ -267,19 +267,19 @@ pub(crate) fn with_prepared<T>(
     result
 }
 
-/// Stores one part (once per project and content) and returns its address.
+/// Stores one part (once per project and content) at its `address`.
 fn put_part(
     connection: &Connection,
     project: &ProjectId,
+    address: &[u8; ADDRESS_LEN],
     text: &[u8],
-) -> StoreResult<[u8; ADDRESS_LEN]> {
-    let address = address(text);
+) -> StoreResult<()> {
     LOGICAL.fetch_add(text.len() as u64, Ordering::Relaxed);
     // Prepared beside the writer (or not, for values the fold changed: compressed here).
     // Measured against appending first and `RETURNING` a computed id: the lookup is
     // cheapest.
-    let prepared = PREPARED.with(|prepared| prepared.borrow_mut().remove(&address));
-    if part_id(connection, project.as_str(), &address)
+    let prepared = PREPARED.with(|prepared| prepared.borrow_mut().remove(address));
+    if part_id(connection, project.as_str(), address)
         .map_err(internal)?
         .is_none()
     {
@@ -300,7 +300,7 @@ fn put_part(
             })
             .map_err(internal)?;
     }
-    Ok(address)
+    Ok(())
 }
 
 /// The id of the part stored at `address` in `project`, if any.
@@ -325,72 +325,113 @@ fn insert_part_data(connection: &Connection, data: &[u8]) -> rusqlite::Result<i6
     Ok(connection.last_insert_rowid())
 }
 
-fn push_part(
-    manifest: &mut Vec<u8>,
-    connection: &Connection,
-    project: &ProjectId,
-    text: &[u8],
-    inline_max: usize,
-) -> StoreResult<()> {
-    if text.len() < inline_max {
-        manifest.push(b'i');
-        manifest.extend_from_slice(&(text.len() as u32).to_le_bytes());
-        manifest.extend_from_slice(text);
-    } else {
-        manifest.push(b'h');
-        manifest.extend_from_slice(&put_part(connection, project, text)?);
-    }
-    Ok(())
+/// A value's stored form, worked out without the database (so beside the writer when
+/// it can be): its column value (JSON text, or a manifest naming parts by address) and
+/// the parts the manifest names, with their addresses and texts.
+pub(crate) struct PlannedValue {
+    column: SqlValue,
+    parts: Vec<([u8; ADDRESS_LEN], Vec<u8>)>,
 }
 
-/// The stored form of `value`: its JSON text when short, else a manifest whose parts
-/// are stored as payload parts.
+impl PlannedValue {
+    fn push_part(&mut self, manifest: &mut Vec<u8>, text: Vec<u8>, inline_max: usize) {
+        if text.len() < inline_max {
+            manifest.push(b'i');
+            manifest.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            manifest.extend_from_slice(&text);
+        } else {
+            let address = address(&text);
+            manifest.push(b'h');
+            manifest.extend_from_slice(&address);
+            self.parts.push((address, text));
+        }
+    }
+}
+
+/// The stored form of `value`: its JSON text when short, else a manifest of parts (one
+/// per element of a non-empty array, each element serialised once: the array's text is
+/// `[` + the elements' texts joined by `,` + `]`).
+pub(crate) fn plan_value(value: &Value) -> PlannedValue {
+    match value {
+        Value::Array(items) if !items.is_empty() => {
+            let parts: Vec<String> = items.iter().map(Value::to_string).collect();
+            let length = 1 + parts.iter().map(|part| part.len() + 1).sum::<usize>();
+            if length < INLINE_MAX {
+                return PlannedValue {
+                    column: SqlValue::Text(format!("[{}]", parts.join(","))),
+                    parts: Vec::new(),
+                };
+            }
+            let mut planned = PlannedValue {
+                column: SqlValue::Null,
+                parts: Vec::with_capacity(parts.len()),
+            };
+            let mut manifest = Vec::with_capacity(1 + parts.len() * (1 + ADDRESS_LEN));
+            manifest.push(b'A');
+            for part in parts {
+                planned.push_part(&mut manifest, part.into_bytes(), PART_INLINE_MAX);
+            }
+            planned.column = SqlValue::Blob(manifest);
+            planned
+        }
+        _ => plan_text(value.to_string()),
+    }
+}
+
+/// [`plan_value`] of an object.
+pub(crate) fn plan_object(object: &JsonObject) -> PlannedValue {
+    plan_text(serde_json::to_string(object).unwrap_or_else(|_| "{}".to_owned()))
+}
+
+/// [`plan_value`] of an optional value (`None` stays NULL).
+pub(crate) fn plan_optional(value: Option<&Value>) -> PlannedValue {
+    match value {
+        Some(value) => plan_value(value),
+        None => PlannedValue {
+            column: SqlValue::Null,
+            parts: Vec::new(),
+        },
+    }
+}
+
+/// A value that is not a non-empty array, by its JSON text.
+fn plan_text(text: String) -> PlannedValue {
+    if text.len() < INLINE_MAX {
+        return PlannedValue {
+            column: SqlValue::Text(text),
+            parts: Vec::new(),
+        };
+    }
+    let mut planned = PlannedValue {
+        column: SqlValue::Null,
+        parts: Vec::with_capacity(1),
+    };
+    let mut manifest = Vec::with_capacity(1 + 1 + ADDRESS_LEN);
+    manifest.push(b'V');
+    planned.push_part(&mut manifest, text.into_bytes(), 0);
+    planned.column = SqlValue::Blob(manifest);
+    planned
+}
+
+/// Stores the parts of a planned value and returns its column value.
+pub(crate) fn store_planned(
+    connection: &Connection,
+    project: &ProjectId,
+    planned: PlannedValue,
+) -> StoreResult<SqlValue> {
+    for (address, text) in &planned.parts {
+        put_part(connection, project, address, text)?;
+    }
+    Ok(planned.column)
+}
+
+/// The stored form of `value` ([`plan_value`]), its parts stored.
 pub(crate) fn store_value(
     connection: &Connection,
     project: &ProjectId,
     value: &Value,
 ) -> StoreResult<SqlValue> {
-    match value {
-        Value::Array(items) if !items.is_empty() => store_array(connection, project, items),
-        _ => store_text(connection, project, value.to_string()),
-    }
-}
-
-/// A value that is not a non-empty array, by its JSON text.
-fn store_text(connection: &Connection, project: &ProjectId, text: String) -> StoreResult<SqlValue> {
-    if text.len() < INLINE_MAX {
-        return Ok(SqlValue::Text(text));
-    }
-    let mut manifest = Vec::with_capacity(1 + 1 + ADDRESS_LEN);
-    manifest.push(b'V');
-    push_part(&mut manifest, connection, project, text.as_bytes(), 0)?;
-    Ok(SqlValue::Blob(manifest))
-}
-
-/// A non-empty array: one part per element, each element serialised once (the array's
-/// text is `[` + the elements' texts joined by `,` + `]`).
-fn store_array(
-    connection: &Connection,
-    project: &ProjectId,
-    items: &[Value],
-) -> StoreResult<SqlValue> {
-    let parts: Vec<String> = items.iter().map(Value::to_string).collect();
-    let length = 1 + parts.iter().map(|part| part.len() + 1).sum::<usize>();
-    if length < INLINE_MAX {
-        return Ok(SqlValue::Text(format!("[{}]", parts.join(","))));
-    }
-    let mut manifest = Vec::with_capacity(1 + parts.len() * (1 + ADDRESS_LEN));
-    manifest.push(b'A');
-    for part in &parts {
-        push_part(
-            &mut manifest,
-            connection,
-            project,
-            part.as_bytes(),
-            PART_INLINE_MAX,
-        )?;
-    }
-    Ok(SqlValue::Blob(manifest))
+    store_planned(connection, project, plan_value(value))
 }
 
 /// [`store_value`] of an optional value (`None` stays NULL).
@@ -399,10 +440,7 @@ pub(crate) fn store_optional(
     project: &ProjectId,
     value: Option<&Value>,
 ) -> StoreResult<SqlValue> {
-    match value {
-        Some(value) => store_value(connection, project, value),
-        None => Ok(SqlValue::Null),
-    }
+    store_planned(connection, project, plan_optional(value))
 }
 
 /// [`store_value`] of an object.
@@ -411,8 +449,7 @@ pub(crate) fn store_object(
     project: &ProjectId,
     object: &JsonObject,
 ) -> StoreResult<SqlValue> {
-    let text = serde_json::to_string(object).map_err(internal)?;
-    store_text(connection, project, text)
+    store_planned(connection, project, plan_object(object))
 }
 
 fn fetch_part(connection: &Connection, project: &str, address: &[u8]) -> Result<String, String> {

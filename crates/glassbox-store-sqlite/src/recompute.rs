@@ -258,7 +258,7 @@ fn advance(connection: &Connection, job: &OpenJob) -> StoreResult<()> {
                 observation_changed(connection, &job.project, true, &after)?;
                 let snapshot = crate::snapshots::stored_mark(connection, &job.project, &after.id)?
                     .and_then(|mark| mark.sequence);
-                upsert_observation(connection, &job.project, &after, snapshot)?;
+                upsert_observation(connection, &job.project, &after, snapshot, None)?;
                 updated += 1;
             }
             processed += 1;

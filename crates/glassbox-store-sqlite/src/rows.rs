@@ -278,12 +278,35 @@ fn observation_with(
 
 /// Writes the row, with its measure columns ([`Measures`]). `snapshot_sequence`: the row stands for an unlogged snapshot event
 /// with that sequence (`snapshots.rs`); `None` when its events are logged.
+/// An observation's payload columns (`metadata`, `input`, `output`) planned beside the
+/// writer ([`payloads::plan_value`]): the writer then neither serialises nor hashes them.
+/// They must have been planned from the values the row is written with.
+pub(crate) struct PlannedColumns {
+    metadata: payloads::PlannedValue,
+    input: payloads::PlannedValue,
+    output: payloads::PlannedValue,
+}
+
+impl PlannedColumns {
+    pub(crate) fn of(observation: &Observation) -> PlannedColumns {
+        PlannedColumns {
+            metadata: payloads::plan_object(&observation.metadata),
+            input: payloads::plan_optional(observation.input.as_ref()),
+            output: payloads::plan_optional(observation.output.as_ref()),
+        }
+    }
+}
+
+/// Writes an observation's row, with its payload columns as `planned` if given (else
+/// planned here).
 pub(crate) fn upsert_observation(
     connection: &Connection,
     project: &ProjectId,
     observation: &Observation,
     snapshot_sequence: Option<i64>,
+    planned: Option<PlannedColumns>,
 ) -> StoreResult<()> {
+    let planned = planned.unwrap_or_else(|| PlannedColumns::of(observation));
     let measures = Measures::of(observation);
     let values: Vec<SqlValue> = vec![
         project.as_str().to_owned().into(),
@@ -296,12 +319,12 @@ pub(crate) fn upsert_observation(
         observation.end_time.into(),
         observation.completion_start_time.into(),
         observation.environment.clone().into(),
-        payloads::store_object(connection, project, &observation.metadata)?,
+        payloads::store_planned(connection, project, planned.metadata)?,
         observation.level.clone().into(),
         observation.status_message.clone().into(),
         observation.version.clone().into(),
-        payloads::store_optional(connection, project, observation.input.as_ref())?,
-        payloads::store_optional(connection, project, observation.output.as_ref())?,
+        payloads::store_planned(connection, project, planned.input)?,
+        payloads::store_planned(connection, project, planned.output)?,
         observation.model.clone().into(),
         observation.internal_model_id.clone().into(),
         observation.model_parameters.as_ref().map(json_text).into(),
