@@ -6,6 +6,7 @@
 //! a trace whose user changes moves the contributions of its observations.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rusqlite::types::Value as SqlValue;
@@ -494,8 +495,9 @@ fn cell_address(rollup: &Rollup, fact: &Fact) -> Address {
 #[derive(Default)]
 struct Pending {
     /// Rollup changes grouped by cell: (rollup index, project, address) → (fact, sign)
-    /// changes in the order they were made, applied once per cell.
-    cells: HashMap<(usize, String, Address), Vec<(Fact, i64)>>,
+    /// changes in the order they were made, applied once per cell. A fact is shared by
+    /// the cells it changes (one per rollup), not copied.
+    cells: HashMap<(usize, String, Address), Vec<(Rc<Fact>, i64)>>,
     /// (project, trace id) → the trace's user as stored (or about to be).
     users: HashMap<(String, String), Option<String>>,
 }
@@ -524,8 +526,10 @@ pub(crate) fn batched<T>(
     let value = result?;
     crate::profile::time(crate::profile::Phase::Derived, || {
         for ((index, project, address), changes) in pending.cells {
-            let changes: Vec<(&Fact, i64)> =
-                changes.iter().map(|(fact, sign)| (fact, *sign)).collect();
+            let changes: Vec<(&Fact, i64)> = changes
+                .iter()
+                .map(|(fact, sign)| (&**fact, *sign))
+                .collect();
             apply_cell(
                 connection,
                 &ProjectId(project),
@@ -543,25 +547,27 @@ fn update_cell(
     connection: &Connection,
     project: &ProjectId,
     index: usize,
-    address: &Address,
-    changes: &[(&Fact, i64)],
+    address: Address,
+    changes: &[(&Rc<Fact>, i64)],
 ) -> StoreResult<()> {
-    let deferred = PENDING.with(|pending| {
-        let mut pending = pending.borrow_mut();
-        let Some(pending) = pending.as_mut() else {
-            return false;
-        };
-        pending
-            .cells
-            .entry((index, project.as_str().to_owned(), address.clone()))
-            .or_default()
-            .extend(changes.iter().map(|(fact, sign)| ((*fact).clone(), *sign)));
-        true
-    });
-    if deferred {
-        return Ok(());
+    let deferred = PENDING.with(|pending| pending.borrow().is_some());
+    if !deferred {
+        let changes: Vec<(&Fact, i64)> = changes
+            .iter()
+            .map(|(fact, sign)| (&***fact, *sign))
+            .collect();
+        return apply_cell(connection, project, &ROLLUPS[index], &address, &changes);
     }
-    apply_cell(connection, project, &ROLLUPS[index], address, changes)
+    PENDING.with(|pending| {
+        if let Some(pending) = pending.borrow_mut().as_mut() {
+            pending
+                .cells
+                .entry((index, project.as_str().to_owned(), address))
+                .or_default()
+                .extend(changes.iter().map(|(fact, sign)| (Rc::clone(fact), *sign)));
+        }
+    });
+    Ok(())
 }
 
 fn apply_cell(
@@ -645,24 +651,25 @@ fn write_cell(
 fn replace_fact(
     connection: &Connection,
     project: &ProjectId,
-    old: Option<&Fact>,
-    new: Option<&Fact>,
+    old: Option<Fact>,
+    new: Option<Fact>,
 ) -> StoreResult<()> {
     if old.is_some() && old == new {
         return Ok(());
     }
+    let (old, new) = (old.map(Rc::new), new.map(Rc::new));
     for (index, rollup) in ROLLUPS.iter().enumerate() {
-        let old_address = old.map(|fact| cell_address(rollup, fact));
-        let new_address = new.map(|fact| cell_address(rollup, fact));
-        match (old, new, &new_address) {
-            (Some(old), Some(new), Some(address)) if old_address.as_ref() == Some(address) => {
+        let old_address = old.as_deref().map(|fact| cell_address(rollup, fact));
+        let new_address = new.as_deref().map(|fact| cell_address(rollup, fact));
+        match (&old, &new, old_address, new_address) {
+            (Some(old), Some(new), Some(old_address), Some(address)) if old_address == address => {
                 update_cell(connection, project, index, address, &[(old, -1), (new, 1)])?;
             }
-            _ => {
-                if let (Some(old), Some(address)) = (old, &old_address) {
+            (old, new, old_address, new_address) => {
+                if let (Some(old), Some(address)) = (old, old_address) {
                     update_cell(connection, project, index, address, &[(old, -1)])?;
                 }
-                if let (Some(new), Some(address)) = (new, &new_address) {
+                if let (Some(new), Some(address)) = (new, new_address) {
                     update_cell(connection, project, index, address, &[(new, 1)])?;
                 }
             }
@@ -722,7 +729,7 @@ fn replace_observation(
 ) -> StoreResult<()> {
     let user = trace_user(connection, project, &observation.trace_id)?;
     let new = Fact::of(observation, user);
-    replace_fact(connection, project, old.as_ref(), Some(&new))
+    replace_fact(connection, project, old, Some(new))
 }
 
 /// After the fold of a trace, before its row is written: when its user changes, the
@@ -745,7 +752,7 @@ pub(crate) fn trace_folded(
             user_id: trace.user_id.clone(),
             ..old.clone()
         };
-        replace_fact(connection, project, Some(&old), Some(&new))?;
+        replace_fact(connection, project, Some(old), Some(new))?;
     }
     Ok(())
 }
@@ -759,7 +766,7 @@ pub(crate) fn trace_deleted(
     let user = trace_user(connection, project, trace_id)?;
     remember_user((project.as_str().to_owned(), trace_id.to_owned()), None);
     for old in facts_of_trace(connection, project, trace_id, &user)? {
-        replace_fact(connection, project, Some(&old), None)?;
+        replace_fact(connection, project, Some(old), None)?;
     }
     Ok(())
 }
