@@ -14,6 +14,9 @@ use crate::support::{
 const PUBLIC_KEY: &str = "pk-lf-migrate";
 const SECRET_KEY: &str = "sk-lf-migrate-secret";
 
+/// The trace of `fill`'s OTLP agent (a root and three children over two requests).
+const OTLP_AGENT_TRACE: &str = "1af7651916cd43dd8448eb211c80319d";
+
 fn init_env() -> Vec<(&'static str, &'static str)> {
     vec![
         ("LANGFUSE_INIT_ORG_ID", "migrate-org"),
@@ -100,6 +103,51 @@ fn fill(api: &Api) {
         "attributes": [{"key": "langfuse.trace.name", "value": {"stringValue": "otlp"}}]
     }]}]}]});
     expect(api.post_json("/api/public/otel/v1/traces", &export), 200);
+    // An agent trace over two requests (children first, then the root), each span
+    // carrying the propagated user and session: the embedded log keeps only the trace
+    // events that can still change the trace (`prune_otlp_trace_events`), rewritten, and
+    // PostgreSQL must fold that log to the same trace.
+    let span = |span_id: &str, parent: Option<&str>, start_s: u64, extra: Value| {
+        let mut attributes = vec![
+            json!({"key": "user.id", "value": {"stringValue": "otel-user"}}),
+            json!({"key": "session.id", "value": {"stringValue": "otel-session"}}),
+        ];
+        if let Value::Array(extra) = extra {
+            attributes.extend(extra);
+        }
+        let mut span = json!({
+            "traceId": OTLP_AGENT_TRACE, "spanId": span_id, "name": format!("step {span_id}"),
+            "kind": 1,
+            "startTimeUnixNano": format!("{}", 1_767_261_700_000_000_000u64 + start_s * 1_000_000_000),
+            "endTimeUnixNano": format!("{}", 1_767_261_700_500_000_000u64 + start_s * 1_000_000_000),
+            "attributes": attributes,
+        });
+        if let Some(parent) = parent {
+            span["parentSpanId"] = json!(parent);
+        }
+        span
+    };
+    let root = "a000000000000001";
+    for spans in [
+        vec![
+            span("a000000000000002", Some(root), 2, json!([])),
+            span("a000000000000003", Some(root), 3, json!([])),
+        ],
+        vec![
+            span("a000000000000004", Some(root), 4, json!([])),
+            span(
+                root,
+                None,
+                1,
+                json!([{"key": "langfuse.trace.name", "value": {"stringValue": "agent"}}]),
+            ),
+        ],
+    ] {
+        let export = json!({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]});
+        expect(api.post_json("/api/public/otel/v1/traces", &export), 200);
+        // Arrivals a visible millisecond apart (the API shows milliseconds).
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     let prompts = "/api/public/v2/prompts";
     for body in [
@@ -236,6 +284,7 @@ fn read_everything(api: &Api) -> Vec<(String, Value)> {
         paths.push(format!("/api/public/v2/scores/score-{number}"));
     }
     paths.push("/api/public/traces/0af7651916cd43dd8448eb211c80319c".to_owned());
+    paths.push(format!("/api/public/traces/{OTLP_AGENT_TRACE}"));
     paths
         .into_iter()
         .map(|path| {
@@ -275,6 +324,22 @@ fn an_interrupted_migration_resumes_and_every_read_answers_the_same() {
     fill(&api);
     let media_id = upload_media(&api);
     let before = read_everything(&api);
+    let agent_path = format!("/api/public/traces/{OTLP_AGENT_TRACE}");
+    let (_, agent) = before
+        .iter()
+        .find(|(path, _)| *path == agent_path)
+        .expect("the agent trace was read");
+    assert_eq!(agent["name"], "agent", "{agent}");
+    assert_eq!(agent["userId"], "otel-user");
+    assert_eq!(agent["sessionId"], "otel-session");
+    assert_eq!(agent["timestamp"], "2026-01-01T10:01:41.000Z");
+    assert_eq!(agent["observations"].as_array().map(Vec::len), Some(4));
+    // Created when the first request arrived, updated by the second, although the
+    // first request's trace events are no longer logged as they came.
+    assert!(
+        agent["createdAt"].as_str() < agent["updatedAt"].as_str(),
+        "{agent}"
+    );
     let media_before = read_media(&api, &media_id);
     assert_eq!(media_before.1, media_bytes());
     assert!(embedded.terminate().status.success());
