@@ -146,34 +146,28 @@ pub fn prune_otlp_trace_events(events: &[LoggedEvent]) -> Vec<Pruned> {
     let mut keep = |index: usize, key: &str, value: Value| {
         kept.entry(index).or_default().insert(key.to_owned(), value);
     };
-    for key in TRACE_FIRST_KEYS {
-        if let Some((index, value)) = order.iter().find_map(|&index| {
-            body(index)
-                .get(key)
-                .filter(|value| !value.is_null())
-                .map(|value| (index, value))
-        }) {
-            keep(index, key, value.clone());
-        }
-    }
-    for key in TRACE_LATEST_KEYS {
-        if let Some((index, value)) = order.iter().rev().find_map(|&index| {
-            body(index)
-                .get(key)
-                .filter(|value| !value.as_object().is_some_and(|object| object.is_empty()))
-                .map(|value| (index, value))
-        }) {
-            keep(index, key, value.clone());
-        }
-    }
-    for key in TRACE_TRUTHY_KEYS {
-        if let Some((index, value)) = order.iter().rev().find_map(|&index| {
-            body(index)
-                .get(key)
-                .filter(|value| is_truthy(value))
-                .map(|value| (index, value))
-        }) {
-            keep(index, key, value.clone());
+    // Per key, its winner: the first event (in merge order) or the last whose value the
+    // rule accepts.
+    let not_empty_object = |value: &Value| !value.as_object().is_some_and(|o| o.is_empty());
+    /// Keys, whether the first (else the last) accepted value wins, and what is accepted.
+    type Rule<'a> = (&'a [&'a str], bool, &'a dyn Fn(&Value) -> bool);
+    let rules: [Rule<'_>; 3] = [
+        (&TRACE_FIRST_KEYS, true, &|value: &Value| !value.is_null()),
+        (&TRACE_LATEST_KEYS, false, &not_empty_object),
+        (&TRACE_TRUTHY_KEYS, false, &is_truthy),
+    ];
+    for (keys, first, accepts) in rules {
+        for &key in keys {
+            let has = |&index: &usize| body(index).get(key).is_some_and(accepts);
+            let winner = match first {
+                true => order.iter().copied().find(has),
+                false => order.iter().copied().rev().find(has),
+            };
+            if let Some(index) = winner
+                && let Some(value) = body(index).get(key)
+            {
+                keep(index, key, value.clone());
+            }
         }
     }
     // Latest first; a metadata object is kept unless a later one is equal (compared by

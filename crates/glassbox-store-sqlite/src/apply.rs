@@ -19,8 +19,8 @@ use glassbox_store::{EventOutcome, IngestStore, StoreResult};
 
 use crate::SqliteStore;
 use crate::connection::internal;
-use crate::payload_dictionaries::Dictionaries;
-use crate::payloads;
+use crate::payload_dictionaries::{Dictionaries, Dictionary};
+use crate::payloads::{self, Prepared};
 use crate::profile::{self, Phase};
 use crate::rows::{
     PlannedColumns, get_score_config, upsert_observation, upsert_score, upsert_trace,
@@ -103,15 +103,42 @@ fn log_event(
     project: &ProjectId,
     logged: &LoggedEvent,
 ) -> StoreResult<()> {
+    write_event(connection, project, logged, OnStored::KeepArrival)
+}
+
+/// What [`write_event`] does to a stored event with the same id.
+enum OnStored {
+    /// Replace its type, timestamp and body; keep its arrival and sequence.
+    KeepArrival,
+    /// Replace all of it (the caller worked out the arrival and sequence).
+    Overwrite,
+}
+
+fn write_event(
+    connection: &Connection,
+    project: &ProjectId,
+    logged: &LoggedEvent,
+    on_stored: OnStored,
+) -> StoreResult<()> {
     let event = &logged.event;
     let body = payloads::store_body(connection, project, &event.body)?;
-    connection
-        .prepare_cached(
+    let sql = match on_stored {
+        OnStored::KeepArrival => {
             "INSERT INTO ingest_events (project_id, entity_kind, entity_id, event_id, event_type, \
              timestamp, received_at, sequence, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
              ON CONFLICT (project_id, entity_kind, entity_id, event_id) DO UPDATE SET \
-             event_type = excluded.event_type, timestamp = excluded.timestamp, body = excluded.body",
-        )
+             event_type = excluded.event_type, timestamp = excluded.timestamp, body = excluded.body"
+        }
+        OnStored::Overwrite => {
+            "INSERT INTO ingest_events (project_id, entity_kind, entity_id, event_id, event_type, \
+             timestamp, received_at, sequence, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+             ON CONFLICT (project_id, entity_kind, entity_id, event_id) DO UPDATE SET \
+             event_type = excluded.event_type, timestamp = excluded.timestamp, \
+             received_at = excluded.received_at, sequence = excluded.sequence, body = excluded.body"
+        }
+    };
+    connection
+        .prepare_cached(sql)
         .and_then(|mut statement| {
             statement.execute(params![
                 project.as_str(),
@@ -170,12 +197,12 @@ fn log_otlp_trace_events(
         match pruned {
             Pruned::Unchanged => {
                 if is_new {
-                    store_event(connection, project, &logged)?;
+                    write_event(connection, project, &logged, OnStored::Overwrite)?;
                 }
                 kept.push(logged);
             }
             Pruned::Changed(changed) => {
-                store_event(connection, project, &changed)?;
+                write_event(connection, project, &changed, OnStored::Overwrite)?;
                 kept.push(changed);
             }
             Pruned::Dropped => {
@@ -197,40 +224,6 @@ fn log_otlp_trace_events(
         }
     }
     Ok(kept)
-}
-
-/// Writes one event as given (arrival and sequence included), over a stored one with its
-/// id.
-fn store_event(
-    connection: &Connection,
-    project: &ProjectId,
-    logged: &LoggedEvent,
-) -> StoreResult<()> {
-    let event = &logged.event;
-    let body = payloads::store_body(connection, project, &event.body)?;
-    connection
-        .prepare_cached(
-            "INSERT INTO ingest_events (project_id, entity_kind, entity_id, event_id, event_type, \
-             timestamp, received_at, sequence, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-             ON CONFLICT (project_id, entity_kind, entity_id, event_id) DO UPDATE SET \
-             event_type = excluded.event_type, timestamp = excluded.timestamp, \
-             received_at = excluded.received_at, sequence = excluded.sequence, body = excluded.body",
-        )
-        .and_then(|mut statement| {
-            statement.execute(params![
-                project.as_str(),
-                event.kind.as_str(),
-                event.entity_id,
-                event.event_id,
-                event.event_type,
-                event.timestamp,
-                logged.received_at,
-                logged.sequence,
-                body,
-            ])
-        })
-        .map(drop)
-        .map_err(internal)
 }
 
 fn apply_score(
@@ -467,8 +460,24 @@ impl Arrived {
         }
     }
 
-    pub(crate) fn events(&self) -> impl Iterator<Item = &IngestEvent> {
-        self.events.iter().map(|logged| &logged.event)
+    /// The request's large values compressed for the writer ([`payloads::prepare`]):
+    /// the planned columns of the prefolded spans, and the large body fields of the
+    /// other events (which the writer folds, so it may store other values too).
+    pub(crate) fn prepare(&self, dictionary: Option<&Dictionary>, sample: bool) -> Prepared {
+        let others: Vec<payloads::PlannedValue> = self
+            .events
+            .iter()
+            .filter(|logged| {
+                logged.event.kind != EntityKind::Observation
+                    || !self.prefolded.contains_key(&logged.event.entity_id)
+            })
+            .flat_map(|logged| payloads::plan_body_fields(&logged.event.body))
+            .collect();
+        let prefolded = self
+            .prefolded
+            .values()
+            .flat_map(|prefolded| prefolded.columns.values());
+        payloads::prepare(others.iter().chain(prefolded), dictionary, sample)
     }
 }
 
@@ -660,7 +669,7 @@ impl IngestStore for SqliteStore {
             let arrived = Arrived::new(events, received_at);
             let dictionary = dictionaries.current(&owner);
             let sample = dictionaries.wants_samples(&owner);
-            let mut prepared = payloads::prepare(arrived.events(), dictionary.as_deref(), sample);
+            let mut prepared = arrived.prepare(dictionary.as_deref(), sample);
             let samples = std::mem::take(&mut prepared.samples);
             crate::payload_dictionaries::sample(&dictionaries, writer, &owner, samples);
             (arrived, prepared)

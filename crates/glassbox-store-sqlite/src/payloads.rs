@@ -197,11 +197,11 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-/// The parts [`store_value`] would store for the large body fields of `events`, hashed
-/// and compressed (CPU work that can run beside the writer) with the project's
-/// `dictionary` if it has one; `sample` keeps their texts as training samples.
+/// The parts of `planned` values, compressed (CPU work that can run beside the writer)
+/// with the project's `dictionary` if it has one; `sample` keeps their texts as training
+/// samples.
 pub(crate) fn prepare<'a>(
-    events: impl IntoIterator<Item = &'a glassbox_model::ingest::IngestEvent>,
+    planned: impl IntoIterator<Item = &'a PlannedValue>,
     dictionary: Option<&Dictionary>,
     sample: bool,
 ) -> Prepared {
@@ -210,38 +210,25 @@ pub(crate) fn prepare<'a>(
         ..Prepared::default()
     };
     let sample = sample && dictionary.is_none();
-    let mut add = |text: &[u8]| {
-        let address = address(text);
-        if let std::collections::hash_map::Entry::Vacant(entry) = prepared.parts.entry(address) {
+    for (address, text) in planned.into_iter().flat_map(|planned| &planned.parts) {
+        if let std::collections::hash_map::Entry::Vacant(entry) = prepared.parts.entry(*address) {
             entry.insert(encode_data_with(text, COMPRESS_MIN, dictionary));
             if sample {
-                prepared.samples.push((address, text.to_vec()));
-            }
-        }
-    };
-    for event in events {
-        for field in BODY_FIELDS {
-            let Some(value) = event.body.get(field).filter(|value| !value.is_null()) else {
-                continue;
-            };
-            let text = value.to_string();
-            if text.len() < INLINE_MAX {
-                continue;
-            }
-            match value {
-                Value::Array(items) if !items.is_empty() => {
-                    for item in items {
-                        let part = item.to_string();
-                        if part.len() >= PART_INLINE_MAX {
-                            add(part.as_bytes());
-                        }
-                    }
-                }
-                _ => add(text.as_bytes()),
+                prepared.samples.push((*address, text.clone()));
             }
         }
     }
     prepared
+}
+
+/// [`plan_value`] of each large field of an event body (`input`, `output`, `metadata`)
+/// that is set.
+pub(crate) fn plan_body_fields(body: &JsonObject) -> Vec<PlannedValue> {
+    BODY_FIELDS
+        .iter()
+        .filter_map(|field| body.get(*field).filter(|value| !value.is_null()))
+        .map(plan_value)
+        .collect()
 }
 
 /// Runs `work` (on the writer thread) with `prepared` available to [`put_part`]. Parts
@@ -334,6 +321,14 @@ pub(crate) struct PlannedValue {
 }
 
 impl PlannedValue {
+    /// A value stored in its column alone (JSON text or NULL), without parts.
+    fn inline(column: SqlValue) -> PlannedValue {
+        PlannedValue {
+            column,
+            parts: Vec::new(),
+        }
+    }
+
     fn push_part(&mut self, manifest: &mut Vec<u8>, text: Vec<u8>, inline_max: usize) {
         if text.len() < inline_max {
             manifest.push(b'i');
@@ -357,10 +352,7 @@ pub(crate) fn plan_value(value: &Value) -> PlannedValue {
             let parts: Vec<String> = items.iter().map(Value::to_string).collect();
             let length = 1 + parts.iter().map(|part| part.len() + 1).sum::<usize>();
             if length < INLINE_MAX {
-                return PlannedValue {
-                    column: SqlValue::Text(format!("[{}]", parts.join(","))),
-                    parts: Vec::new(),
-                };
+                return PlannedValue::inline(SqlValue::Text(format!("[{}]", parts.join(","))));
             }
             let mut planned = PlannedValue {
                 column: SqlValue::Null,
@@ -387,20 +379,14 @@ pub(crate) fn plan_object(object: &JsonObject) -> PlannedValue {
 pub(crate) fn plan_optional(value: Option<&Value>) -> PlannedValue {
     match value {
         Some(value) => plan_value(value),
-        None => PlannedValue {
-            column: SqlValue::Null,
-            parts: Vec::new(),
-        },
+        None => PlannedValue::inline(SqlValue::Null),
     }
 }
 
 /// A value that is not a non-empty array, by its JSON text.
 fn plan_text(text: String) -> PlannedValue {
     if text.len() < INLINE_MAX {
-        return PlannedValue {
-            column: SqlValue::Text(text),
-            parts: Vec::new(),
-        };
+        return PlannedValue::inline(SqlValue::Text(text));
     }
     let mut planned = PlannedValue {
         column: SqlValue::Null,
@@ -432,24 +418,6 @@ pub(crate) fn store_value(
     value: &Value,
 ) -> StoreResult<SqlValue> {
     store_planned(connection, project, plan_value(value))
-}
-
-/// [`store_value`] of an optional value (`None` stays NULL).
-pub(crate) fn store_optional(
-    connection: &Connection,
-    project: &ProjectId,
-    value: Option<&Value>,
-) -> StoreResult<SqlValue> {
-    store_planned(connection, project, plan_optional(value))
-}
-
-/// [`store_value`] of an object.
-pub(crate) fn store_object(
-    connection: &Connection,
-    project: &ProjectId,
-    object: &JsonObject,
-) -> StoreResult<SqlValue> {
-    store_planned(connection, project, plan_object(object))
 }
 
 fn fetch_part(connection: &Connection, project: &str, address: &[u8]) -> Result<String, String> {

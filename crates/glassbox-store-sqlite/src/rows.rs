@@ -162,9 +162,10 @@ pub(crate) fn upsert_trace(
     project: &ProjectId,
     trace: &Trace,
 ) -> StoreResult<()> {
-    let metadata = payloads::store_object(connection, project, &trace.metadata)?;
-    let input = payloads::store_optional(connection, project, trace.input.as_ref())?;
-    let output = payloads::store_optional(connection, project, trace.output.as_ref())?;
+    let planned = |value| payloads::store_planned(connection, project, value);
+    let metadata = planned(payloads::plan_object(&trace.metadata))?;
+    let input = planned(payloads::plan_optional(trace.input.as_ref()))?;
+    let output = planned(payloads::plan_optional(trace.output.as_ref()))?;
     connection
         .prepare_cached(&TRACE_UPSERT)
         .and_then(|mut statement| {
@@ -288,6 +289,11 @@ pub(crate) struct PlannedColumns {
 }
 
 impl PlannedColumns {
+    /// The planned values (for `payloads::prepare`).
+    pub(crate) fn values(&self) -> [&payloads::PlannedValue; 3] {
+        [&self.metadata, &self.input, &self.output]
+    }
+
     pub(crate) fn of(observation: &Observation) -> PlannedColumns {
         PlannedColumns {
             metadata: payloads::plan_object(&observation.metadata),
