@@ -1,6 +1,7 @@
 //! The two ways to the database: one writer thread that groups concurrent writes into
-//! shared commits, and a bounded pool of read-only connections used from tokio's
-//! blocking pool. Neither ever runs on the async reactor.
+//! shared commits (answered by a WAL syncer thread once they are on disk), and a bounded
+//! pool of read-only connections used from tokio's blocking pool. None of them ever runs
+//! on the async reactor.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -20,6 +21,8 @@ const WRITE_QUEUE_CAPACITY: usize = 1_024;
 const MAX_GROUP: usize = 512;
 /// Concurrent readers.
 const READERS: usize = 8;
+/// Most commits waiting for their WAL sync; beyond it the writer waits for the syncer.
+const SYNC_QUEUE_CAPACITY: usize = 64;
 
 pub(crate) fn internal(error: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(error.to_string())
@@ -41,6 +44,8 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     crate::payloads::register(&connection, path)?;
     if !read_only {
         // FULL: a commit is on disk when it returns, so a 2xx survives a power cut too.
+        // The writer thread switches its connection to NORMAL and syncs the WAL on its
+        // own (see `Syncer`); start-up work and the checkpointer keep FULL.
         connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
         // Checkpoints run on their own thread (see `checkpointer`), so that a commit only
         // appends to the WAL; the WAL file is cut back to this size after a checkpoint.
@@ -229,13 +234,22 @@ fn checkpointer(path: PathBuf, stop: Receiver<()>) {
 
 fn writer_loop(connection: Connection, receiver: Receiver<WriteWork>) {
     let (stop, stopped) = mpsc::sync_channel::<()>(0);
-    let checkpoints = connection.path().map(PathBuf::from).and_then(|path| {
+    let path = connection
+        .path()
+        .filter(|path| !path.is_empty())
+        .map(PathBuf::from);
+    let checkpoints = path.clone().and_then(|path| {
         std::thread::Builder::new()
             .name("glassbox-sqlite-checkpoint".into())
             .spawn(move || checkpointer(path, stopped))
             .ok()
     });
-    run_writes(&connection, receiver);
+    let syncer = path.and_then(|path| Syncer::start(&connection, &path));
+    run_writes(&connection, receiver, syncer.as_ref());
+    // Every commit answered before the WAL is checkpointed and emptied.
+    if let Some(syncer) = syncer {
+        syncer.stop();
+    }
     drop(stop);
     if let Some(thread) = checkpoints {
         let _ = thread.join();
@@ -243,6 +257,95 @@ fn writer_loop(connection: Connection, receiver: Receiver<WriteWork>) {
     // Everything into the database file, and the WAL file emptied, before exit.
     if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
         tracing::warn!(%error, "sqlite final checkpoint failed");
+    }
+}
+
+/// Answers committed writes once the WAL that holds them is on disk.
+///
+/// With `synchronous = FULL`, every COMMIT waits for an fsync of the WAL on the writer
+/// thread (measured at ~15 % of a 10k-trace ingest). Instead the writer connection runs
+/// with `synchronous = NORMAL`, where a COMMIT writes its WAL frames without syncing them
+/// (SQLite still syncs the WAL before every checkpoint copies from it), and hands the
+/// commit's completions to this thread. It fsyncs the WAL file and only then answers
+/// every commit that was made before the fsync began, so an acknowledged write survives
+/// a power cut as before, while the writer runs the next group during the fsync, and one
+/// fsync covers all commits made meanwhile. Once an fsync fails, no later commit is
+/// acknowledged: the writes stay committed, but their clients are told to retry.
+struct Syncer {
+    sender: SyncSender<Vec<Completion>>,
+    thread: JoinHandle<()>,
+}
+
+impl Syncer {
+    /// Switches `connection` (the writer's) to unsynced commits and starts the thread
+    /// that syncs `database`'s WAL. `None` (commits keep syncing themselves) if either
+    /// fails.
+    fn start(connection: &Connection, database: &Path) -> Option<Syncer> {
+        let wal = PathBuf::from(format!("{}-wal", database.display()));
+        let (sender, receiver) = mpsc::sync_channel::<Vec<Completion>>(SYNC_QUEUE_CAPACITY);
+        let thread = std::thread::Builder::new()
+            .name("glassbox-sqlite-sync".into())
+            .spawn(move || sync_loop(receiver, || sync_file(&wal)));
+        let thread = match thread {
+            Ok(thread) => thread,
+            Err(error) => {
+                tracing::warn!(%error, "no WAL syncer thread; commits sync themselves");
+                return None;
+            }
+        };
+        let syncer = Syncer { sender, thread };
+        if let Err(error) = connection.execute_batch("PRAGMA synchronous = NORMAL") {
+            tracing::warn!(%error, "writer kept synchronous = FULL");
+            syncer.stop();
+            return None;
+        }
+        Some(syncer)
+    }
+
+    /// Answers the completions of a commit that succeeded once it is on disk. Blocks
+    /// while [`SYNC_QUEUE_CAPACITY`] commits are waiting.
+    fn acknowledge(&self, completions: Vec<Completion>) {
+        if let Err(mpsc::SendError(completions)) = self.sender.send(completions) {
+            // The thread is gone: nothing can confirm the commit, so nothing is confirmed.
+            answer(completions, || {
+                Err(StoreError::Unavailable(
+                    "the WAL syncer stopped; retry".into(),
+                ))
+            });
+        }
+    }
+
+    /// Answers what is queued and stops the thread.
+    fn stop(self) {
+        drop(self.sender);
+        let _ = self.thread.join();
+    }
+}
+
+/// fsyncs the file at `path`; Linux syncs a file's pages whichever descriptor wrote them.
+fn sync_file(path: &Path) -> std::io::Result<()> {
+    std::fs::File::open(path)?.sync_data()
+}
+
+/// The syncer thread: fsync, then answer what was committed before it, until `receiver`
+/// closes.
+fn sync_loop(receiver: Receiver<Vec<Completion>>, sync: impl Fn() -> std::io::Result<()>) {
+    let mut failed: Option<String> = None;
+    while let Ok(first) = receiver.recv() {
+        let mut commits = vec![first];
+        commits.extend(receiver.try_iter());
+        if failed.is_none() {
+            if let Err(error) = profile::time(Phase::Sync, &sync) {
+                tracing::error!(%error, "fsync of the sqlite WAL failed; writes are no longer acknowledged");
+                failed = Some(format!(
+                    "the database could not be synced to disk ({error}); retry"
+                ));
+            }
+        }
+        answer(commits.into_iter().flatten().collect(), || match &failed {
+            None => Ok(()),
+            Some(message) => Err(StoreError::Unavailable(message.clone())),
+        });
     }
 }
 
@@ -267,7 +370,7 @@ fn bound_wal(connection: &Connection, wal: &std::path::Path, limit: u64) {
     }
 }
 
-fn run_writes(connection: &Connection, receiver: Receiver<WriteWork>) {
+fn run_writes(connection: &Connection, receiver: Receiver<WriteWork>, syncer: Option<&Syncer>) {
     let wal = connection
         .path()
         .map(|path| std::path::PathBuf::from(format!("{path}-wal")));
@@ -279,7 +382,14 @@ fn run_writes(connection: &Connection, receiver: Receiver<WriteWork>) {
                 Err(_) => break,
             }
         }
-        commit_group(connection, group);
+        commit_group(
+            connection,
+            group,
+            &|completions: Vec<Completion>| match syncer {
+                Some(syncer) => syncer.acknowledge(completions),
+                None => answer(completions, || Ok(())),
+            },
+        );
         if let Some(wal) = &wal {
             profile::time(Phase::Commit, || {
                 bound_wal(connection, wal, WAL_RESTART_BYTES)
@@ -293,13 +403,14 @@ fn run_writes(connection: &Connection, receiver: Receiver<WriteWork>) {
 
 /// Runs `group` in shared transactions and commits them. Normally that is one
 /// transaction; a failed work without a savepoint rolls its transaction back, and the
-/// rest of the group goes on in a new one.
-fn commit_group(connection: &Connection, group: Vec<WriteWork>) {
+/// rest of the group goes on in a new one. `committed` gets the completions of every
+/// transaction that committed.
+fn commit_group(connection: &Connection, group: Vec<WriteWork>, committed: Acknowledge) {
     let started = std::time::Instant::now();
     let requests = group.len();
     let mut works = group.into_iter();
     while works.len() > 0 {
-        commit_transaction(connection, &mut works);
+        commit_transaction(connection, &mut works, committed);
     }
     profile::committed(requests, started.elapsed());
 }
@@ -307,7 +418,11 @@ fn commit_group(connection: &Connection, group: Vec<WriteWork>) {
 /// One transaction over the next works of `works`: until they run out (then commits) or
 /// until a work without a savepoint fails (then rolls back and returns, leaving the
 /// rest in `works`).
-fn commit_transaction(connection: &Connection, works: &mut std::vec::IntoIter<WriteWork>) {
+fn commit_transaction(
+    connection: &Connection,
+    works: &mut std::vec::IntoIter<WriteWork>,
+    committed: Acknowledge,
+) {
     if let Err(error) = profile::time(Phase::Transaction, || {
         connection.execute_batch("BEGIN IMMEDIATE")
     }) {
@@ -357,18 +472,25 @@ fn commit_transaction(connection: &Connection, works: &mut std::vec::IntoIter<Wr
         }
         completions.push(completion);
     }
-    let commit =
-        profile::time(Phase::Commit, || connection.execute_batch("COMMIT")).map_err(|error| {
+    match profile::time(Phase::Commit, || connection.execute_batch("COMMIT")) {
+        Ok(()) => committed(completions),
+        Err(error) => {
             tracing::error!(%error, "sqlite commit failed");
             let _ = connection.execute_batch("ROLLBACK");
-            internal(format!("commit failed: {error}"))
-        });
+            answer(completions, || {
+                Err(StoreError::Internal(format!("commit failed: {error}")))
+            });
+        }
+    }
+}
+
+/// What the writer does with the completions of a transaction that committed.
+type Acknowledge<'a> = &'a dyn Fn(Vec<Completion>);
+
+/// Answers every completion with `outcome()`.
+fn answer(completions: Vec<Completion>, outcome: impl Fn() -> StoreResult<()>) {
     for completion in completions {
-        let outcome = match &commit {
-            Ok(()) => Ok(()),
-            Err(error) => Err(StoreError::Internal(error.to_string())),
-        };
-        completion(outcome);
+        completion(outcome());
     }
 }
 
@@ -440,7 +562,9 @@ mod group_tests {
             .execute_batch("CREATE TABLE items (id INTEGER PRIMARY KEY)")
             .expect("table");
         let (works, mut replies): (Vec<WriteWork>, Vec<Reply>) = group.into_iter().unzip();
-        commit_group(&connection, works);
+        commit_group(&connection, works, &|completions| {
+            answer(completions, || Ok(()))
+        });
         let results = replies
             .iter_mut()
             .map(|reply| reply.try_recv().expect("every work is answered"))
@@ -543,5 +667,104 @@ mod wal_tests {
             grown,
             "the WAL started over instead of growing"
         );
+    }
+}
+
+#[cfg(test)]
+mod sync_tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A completion that records, when answered, its outcome and how many syncs had run.
+    fn completion(
+        syncs: &Arc<AtomicUsize>,
+        answers: &Arc<Mutex<Vec<(bool, usize)>>>,
+    ) -> Completion {
+        let (syncs, answers) = (Arc::clone(syncs), Arc::clone(answers));
+        Box::new(move |outcome: StoreResult<()>| {
+            let synced = syncs.load(Ordering::SeqCst);
+            answers
+                .lock()
+                .expect("lock")
+                .push((outcome.is_ok(), synced));
+        })
+    }
+
+    /// Runs the syncer over `commits` (completions per commit), queued before it starts,
+    /// with a sync that fails from the `fail_from`-th call on; returns each answer.
+    fn sync_commits(commits: &[usize], fail_from: usize) -> (Vec<(bool, usize)>, usize) {
+        let syncs = Arc::new(AtomicUsize::new(0));
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let (sender, receiver) = mpsc::sync_channel::<Vec<Completion>>(commits.len());
+        for &count in commits {
+            let batch = (0..count).map(|_| completion(&syncs, &answers)).collect();
+            sender.send(batch).expect("queued");
+        }
+        drop(sender);
+        let counter = Arc::clone(&syncs);
+        sync_loop(receiver, move || {
+            let call = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            if call >= fail_from {
+                return Err(std::io::Error::other("disk gone"));
+            }
+            Ok(())
+        });
+        let answers = answers.lock().expect("lock").clone();
+        (answers, syncs.load(Ordering::SeqCst))
+    }
+
+    #[test]
+    fn commits_are_answered_after_one_fsync_that_covers_them_all() {
+        let (answers, syncs) = sync_commits(&[2, 1, 3], usize::MAX);
+        assert_eq!(syncs, 1, "the three queued commits share one fsync");
+        assert_eq!(
+            answers,
+            vec![(true, 1); 6],
+            "every write answered after the fsync"
+        );
+    }
+
+    #[test]
+    fn after_a_failed_fsync_no_commit_is_acknowledged() {
+        let (answers, syncs) = sync_commits(&[1, 2], 1);
+        assert_eq!(syncs, 1);
+        assert_eq!(answers, vec![(false, 1); 3]);
+    }
+
+    #[test]
+    fn the_writer_connection_answers_through_the_syncer_after_its_commit() {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let path = directory.path().join("synced.sqlite");
+        let connection = open_writer(&path).expect("open");
+        connection
+            .execute_batch("CREATE TABLE items (id INTEGER PRIMARY KEY)")
+            .expect("table");
+        let syncer = Syncer::start(&connection, &path).expect("syncer");
+        let synchronous: i64 = connection
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))
+            .expect("pragma");
+        assert_eq!(
+            synchronous, 1,
+            "the writer's commits no longer fsync themselves"
+        );
+        let (work, mut reply) = WriteWork::new(
+            |connection: &Connection| {
+                connection
+                    .execute("INSERT INTO items (id) VALUES (7)", [])
+                    .map(|_| ())
+                    .map_err(internal)
+            },
+            false,
+        );
+        commit_group(&connection, vec![work], &|completions| {
+            syncer.acknowledge(completions)
+        });
+        syncer.stop();
+        assert!(matches!(reply.try_recv(), Ok(Ok(()))));
+        let reader = open_reader(&path).expect("reader");
+        let stored: i64 = reader
+            .query_row("SELECT id FROM items", [], |row| row.get(0))
+            .expect("row");
+        assert_eq!(stored, 7);
     }
 }

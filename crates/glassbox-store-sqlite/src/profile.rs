@@ -28,9 +28,12 @@ pub(crate) enum Phase {
     Upsert,
     /// `COMMIT`: WAL append and fsync.
     Commit,
+    /// fsync of the WAL before commits are answered (on the syncer thread, beside the
+    /// writer: not part of the writer's time).
+    Sync,
 }
 
-const PHASES: [(&str, Phase); 8] = [
+const PHASES: [(&str, Phase); 9] = [
     ("transaction", Phase::Transaction),
     ("log", Phase::Log),
     ("load", Phase::Load),
@@ -39,9 +42,10 @@ const PHASES: [(&str, Phase); 8] = [
     ("derived", Phase::Derived),
     ("upsert", Phase::Upsert),
     ("commit", Phase::Commit),
+    ("sync", Phase::Sync),
 ];
 
-static NANOS: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+static NANOS: [AtomicU64; 9] = [const { AtomicU64::new(0) }; 9];
 static COMMITS: AtomicU64 = AtomicU64::new(0);
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
 static EVENTS: AtomicU64 = AtomicU64::new(0);
