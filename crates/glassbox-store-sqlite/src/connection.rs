@@ -390,6 +390,7 @@ fn run_writes(connection: &Connection, receiver: Receiver<WriteWork>, syncer: Op
                 None => answer(completions, || Ok(())),
             },
         );
+        crate::recent_addresses::flush_if_full(connection);
         if let Some(wal) = &wal {
             profile::time(Phase::Commit, || {
                 bound_wal(connection, wal, WAL_RESTART_BYTES)
@@ -431,6 +432,8 @@ fn commit_transaction(
         works.for_each(drop);
         return;
     }
+    // Rolling back also undoes addresses the recent-address map gained since this mark.
+    let begun = crate::recent_addresses::mark(connection);
     let mut completions: Vec<Completion> = Vec::with_capacity(works.len());
     for work in works.by_ref() {
         if !work.isolated {
@@ -445,6 +448,7 @@ fn commit_transaction(
             {
                 tracing::error!(%error, "sqlite rollback failed");
             }
+            crate::recent_addresses::after_rollback(connection, begun);
             for done in completions {
                 done(Err(StoreError::Unavailable(
                     "a write that shared this request's transaction failed; retry".into(),
@@ -458,6 +462,7 @@ fn commit_transaction(
             connection.execute_batch("SAVEPOINT work")
         })
         .is_ok();
+        let saved = crate::recent_addresses::mark(connection);
         let (ok, completion) = (work.run)(connection);
         if savepoint_ok {
             let end = if ok {
@@ -469,6 +474,9 @@ fn commit_transaction(
             {
                 tracing::error!(%error, "sqlite savepoint handling failed");
             }
+            if !ok {
+                crate::recent_addresses::after_rollback(connection, saved);
+            }
         }
         completions.push(completion);
     }
@@ -477,6 +485,7 @@ fn commit_transaction(
         Err(error) => {
             tracing::error!(%error, "sqlite commit failed");
             let _ = connection.execute_batch("ROLLBACK");
+            crate::recent_addresses::after_rollback(connection, begun);
             answer(completions, || {
                 Err(StoreError::Internal(format!("commit failed: {error}")))
             });

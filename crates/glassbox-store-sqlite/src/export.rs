@@ -65,6 +65,7 @@ pub const SQLITE_ONLY: &[&str] = &[
     // Storage of large values; the exported rows carry the values themselves.
     "payload_parts",
     "payload_addresses",
+    "payload_recent_addresses",
     "payload_dictionaries",
 ];
 

@@ -2,8 +2,8 @@
 //! blobs as files under `<data-dir>/media/`.
 //!
 //! Writes go through one writer thread that folds concurrent requests into a shared
-//! transaction (group commit) with `synchronous = FULL`, so a write that returned is on
-//! disk and visible. Reads run on a bounded pool of read-only connections (WAL mode lets
+//! transaction (group commit); a syncer thread answers them once an fsync of the WAL
+//! covers their commit, so a write that returned is on disk and visible. Reads run on a bounded pool of read-only connections (WAL mode lets
 //! them run beside the writer) inside tokio's blocking pool.
 //!
 //! Invariant: only this crate knows the embedded schema and its SQL.
@@ -28,6 +28,7 @@ mod profile;
 mod prompt_usage;
 mod prompts;
 mod reads;
+mod recent_addresses;
 mod recompute;
 mod rows;
 mod score_configs;
@@ -83,6 +84,7 @@ impl SqliteStore {
             .map_err(|error| format!("creating data directory {}: {error}", data_dir.display()))?;
         let path: PathBuf = data_dir.join(DATABASE_FILE);
         let connection = open_writer(&path)?;
+        recent_addresses::load(&connection)?;
         let media_dir = media::prepare_media_dir(data_dir)?;
         let last_sequence: i64 = snapshots::last_sequence(&connection)
             .map_err(|error| format!("reading the event log: {error}"))?;

@@ -48,6 +48,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0016_observations_by_time_narrow.sql"),
     ),
     (17, include_str!("../migrations/0017_payload_parts.sql")),
+    (
+        18,
+        include_str!("../migrations/0018_payload_recent_addresses.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

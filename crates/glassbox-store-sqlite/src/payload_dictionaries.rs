@@ -453,8 +453,10 @@ pub(crate) fn reencode(
         })
         .map_err(|error| format!("opening {}: {error}", dictionaries.path.display()))?;
     // Requests prepared without the dictionary just before it became live are committed
-    // before the first read (they are queued before this empty write).
-    if let Some(outcome) = write_step(writer, |_| Ok(()))?.err() {
+    // before the first read (they are queued before this write), and the addresses of
+    // recent parts are moved into the index that the candidates are read from.
+    if let Some(outcome) = write_step(writer, crate::recent_addresses::flush_in_transaction)?.err()
+    {
         return Ok(outcome);
     }
     let (mut parts, mut saved_bytes) = (0, 0);

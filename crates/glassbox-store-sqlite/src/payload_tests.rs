@@ -371,6 +371,12 @@ async fn a_retire_or_a_delete_during_reencoding_leaves_every_part_decodable() {
         store.ingest(&project, generation(trace)).await.unwrap();
     }
     let dictionary = store.dictionaries.current(&project).unwrap();
+    // As `payload_dictionaries::reencode` does first: every address into the index.
+    store
+        .writer
+        .write(crate::recent_addresses::flush_in_transaction)
+        .await
+        .unwrap();
     let reader = crate::connection::open_reader(&dir.path().join(crate::DATABASE_FILE)).unwrap();
     let first =
         crate::payloads::reencode_candidates(&reader, &project, &[], 100, &dictionary).unwrap();
@@ -422,4 +428,110 @@ async fn a_retire_or_a_delete_during_reencoding_leaves_every_part_decodable() {
     assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM payloads"), 430);
     assert_inputs_read_back(&store, &project, 1..33).await;
     assert_inputs_read_back(&store, &project, 34..45).await;
+}
+
+fn recent_and_indexed(dir: &std::path::Path) -> (i64, i64, i64) {
+    (
+        count(dir, "SELECT COUNT(*) FROM payload_recent_addresses"),
+        count(dir, "SELECT COUNT(*) FROM payload_addresses"),
+        count(dir, "SELECT COUNT(*) FROM payload_parts"),
+    )
+}
+
+/// Parts stored since the last move of addresses are found through the recent addresses
+/// (the map, or the table after a restart), and once moved, through the index: reads,
+/// dedup and deletes work in both states.
+#[tokio::test]
+async fn recent_part_addresses_serve_reads_dedup_and_deletes_before_and_after_their_move() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = ProjectId("p".into());
+    let store: Arc<SqliteStore> = SqliteStore::open(dir.path()).unwrap();
+    for trace in 0..5 {
+        store.ingest(&project, generation(trace)).await.unwrap();
+    }
+    let (recent, indexed, parts) = recent_and_indexed(dir.path());
+    assert!(recent >= 5 * 10, "{recent} recent addresses");
+    assert_eq!((indexed, parts), (0, recent), "every new address is recent");
+    assert_inputs_read_back(&store, &project, 0..5).await;
+    // The same content again is not stored again.
+    for trace in 0..5 {
+        store.ingest(&project, generation(trace)).await.unwrap();
+    }
+    assert_eq!(recent_and_indexed(dir.path()), (recent, 0, parts));
+
+    // A new process rebuilds the map from the table.
+    store.shutdown();
+    drop(store);
+    let database = rusqlite::Connection::open(dir.path().join(crate::DATABASE_FILE)).unwrap();
+    crate::recent_addresses::of(&database).unwrap().forget();
+    let store: Arc<SqliteStore> = SqliteStore::open(dir.path()).unwrap();
+    for trace in 0..5 {
+        store.ingest(&project, generation(trace)).await.unwrap();
+    }
+    assert_eq!(recent_and_indexed(dir.path()), (recent, 0, parts));
+    assert_inputs_read_back(&store, &project, 0..5).await;
+
+    // Moved into the index: still read, still deduplicated.
+    store
+        .writer
+        .write(crate::recent_addresses::flush_in_transaction)
+        .await
+        .unwrap();
+    assert_eq!(recent_and_indexed(dir.path()), (0, recent, parts));
+    store.ingest(&project, generation(0)).await.unwrap();
+    assert_eq!(recent_and_indexed(dir.path()), (0, recent, parts));
+    for trace in 5..8 {
+        store.ingest(&project, generation(trace)).await.unwrap();
+    }
+    let (new_recent, _, all_parts) = recent_and_indexed(dir.path());
+    assert!(new_recent >= 3 * 10 && all_parts == parts + new_recent);
+    assert_inputs_read_back(&store, &project, 0..8).await;
+
+    // A delete sweeps parts from either table: trace 1's are indexed, trace 6's recent.
+    store
+        .delete_traces(&project, &["t1".to_owned(), "t6".to_owned()])
+        .await
+        .unwrap();
+    let (left_recent, left_indexed, left_parts) = recent_and_indexed(dir.path());
+    assert!(left_recent < new_recent && left_indexed < recent);
+    assert_eq!(left_parts, left_recent + left_indexed);
+    for trace in [0, 2, 3, 4, 5, 7] {
+        assert_inputs_read_back(&store, &project, trace..trace + 1).await;
+    }
+}
+
+/// A write that stored parts and then failed leaves no address behind, whether its
+/// savepoint or its whole transaction was rolled back: the same content stored later is
+/// stored again and reads back.
+#[tokio::test]
+async fn a_rolled_back_part_leaves_no_address_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = ProjectId("p".into());
+    let store: Arc<SqliteStore> = SqliteStore::open(dir.path()).unwrap();
+    let store_then_fail = |trace: u64| {
+        let (project, value) = (project.clone(), chat(trace, 10));
+        move |connection: &rusqlite::Connection| {
+            crate::payloads::store_value(connection, &project, &value)?;
+            Err::<(), _>(glassbox_store::StoreError::Internal("fails".into()))
+        }
+    };
+    // A savepoint rolled back (a write of its own)...
+    assert!(store.writer.write(store_then_fail(7)).await.is_err());
+    assert_eq!(recent_and_indexed(dir.path()), (0, 0, 0));
+    store.ingest(&project, generation(7)).await.unwrap();
+    let (recent, _, parts) = recent_and_indexed(dir.path());
+    assert!(recent >= 10 && parts == recent, "{recent} / {parts}");
+    // ...and a whole transaction (a write without a savepoint).
+    assert!(
+        store
+            .writer
+            .write_unisolated(store_then_fail(8))
+            .await
+            .is_err()
+    );
+    assert_eq!(recent_and_indexed(dir.path()), (recent, 0, parts));
+    store.ingest(&project, generation(8)).await.unwrap();
+    let (recent, _, parts) = recent_and_indexed(dir.path());
+    assert!(recent >= 2 * 10 && parts == recent, "{recent} / {parts}");
+    assert_inputs_read_back(&store, &project, 7..9).await;
 }

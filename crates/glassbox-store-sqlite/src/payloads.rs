@@ -266,7 +266,7 @@ fn put_part(
     // Measured against appending first and `RETURNING` a computed id: the lookup is
     // cheapest.
     let prepared = PREPARED.with(|prepared| prepared.borrow_mut().remove(address));
-    if part_id(connection, project.as_str(), address)
+    if crate::recent_addresses::writer_part_id(connection, project.as_str(), address)
         .map_err(internal)?
         .is_none()
     {
@@ -278,30 +278,9 @@ fn put_part(
         UNIQUE.fetch_add(text.len() as u64, Ordering::Relaxed);
         STORED.fetch_add(data.len() as u64, Ordering::Relaxed);
         let id = insert_part_data(connection, &data).map_err(internal)?;
-        connection
-            .prepare_cached(
-                "INSERT INTO payload_addresses (project_id, hash, part_id) VALUES (?1, ?2, ?3)",
-            )
-            .and_then(|mut statement| {
-                statement.execute(params![project.as_str(), &address[..], id])
-            })
-            .map_err(internal)?;
+        crate::recent_addresses::record(connection, project.as_str(), address, id)?;
     }
     Ok(())
-}
-
-/// The id of the part stored at `address` in `project`, if any.
-fn part_id(
-    connection: &Connection,
-    project: &str,
-    address: &[u8],
-) -> rusqlite::Result<Option<i64>> {
-    connection
-        .prepare_cached(
-            "SELECT part_id FROM payload_addresses WHERE project_id = ?1 AND hash = ?2",
-        )?
-        .query_row(params![project, address], |row| row.get(0))
-        .optional()
 }
 
 /// Stores a part's bytes (appended: ids grow) and returns its id.
@@ -421,13 +400,25 @@ pub(crate) fn store_value(
 }
 
 fn fetch_part(connection: &Connection, project: &str, address: &[u8]) -> Result<String, String> {
-    let data: Vec<u8> = connection
-        .prepare_cached(
-            "SELECT p.data FROM payload_addresses a JOIN payload_parts p ON p.id = a.part_id \
-             WHERE a.project_id = ?1 AND a.hash = ?2",
-        )
-        .and_then(|mut statement| statement.query_row(params![project, address], |row| row.get(0)))
-        .map_err(|error| format!("payload lookup: {error}"))?;
+    let lookup_failed = |error: rusqlite::Error| format!("payload lookup: {error}");
+    let part = |id: i64| -> Result<Option<Vec<u8>>, String> {
+        connection
+            .prepare_cached("SELECT data FROM payload_parts WHERE id = ?1")
+            .and_then(|mut statement| statement.query_row(params![id], |row| row.get(0)))
+            .optional()
+            .map_err(lookup_failed)
+    };
+    // The recent-address map first; if its part is gone, the tables.
+    let recent = crate::recent_addresses::of(connection).and_then(|map| map.get(project, address));
+    let data = match recent.map(part).transpose()?.flatten() {
+        Some(data) => data,
+        None => {
+            let id = crate::recent_addresses::part_id_in_tables(connection, project, address)
+                .map_err(lookup_failed)?
+                .ok_or("payload lookup: no part at this address")?;
+            part(id)?.ok_or("payload lookup: the part at this address is gone")?
+        }
+    };
     decode_data(connection, project, &data)
 }
 
@@ -627,30 +618,56 @@ pub(crate) fn sweep(
             }
         }
     }
-    let stored: Vec<Vec<u8>> = connection
-        .prepare_cached("SELECT hash FROM payload_addresses WHERE project_id = ?1")
+    // Indexed parts by address; recent ones by id (their table is keyed by part id).
+    let stored: Vec<(Vec<u8>, Option<i64>)> = connection
+        .prepare_cached(
+            "SELECT hash, NULL FROM payload_addresses WHERE project_id = ?1 \
+             UNION ALL SELECT hash, part_id FROM payload_recent_addresses WHERE project_id = ?1",
+        )
         .and_then(|mut statement| {
             statement
-                .query_map(params![project.as_str()], |row| row.get(0))?
+                .query_map(params![project.as_str()], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(internal)?;
-    let deleted: HashSet<Vec<u8>> = stored
-        .into_iter()
-        .filter(|address| !live.contains(address))
-        .collect();
-    for address in &deleted {
-        connection
-            .prepare_cached(
-                "DELETE FROM payload_parts WHERE id = (SELECT part_id FROM payload_addresses \
-                 WHERE project_id = ?1 AND hash = ?2)",
-            )
-            .and_then(|mut statement| statement.execute(params![project.as_str(), address]))
-            .map_err(internal)?;
-        connection
-            .prepare_cached("DELETE FROM payload_addresses WHERE project_id = ?1 AND hash = ?2")
-            .and_then(|mut statement| statement.execute(params![project.as_str(), address]))
-            .map_err(internal)?;
+    let mut deleted: HashSet<Vec<u8>> = HashSet::new();
+    for (address, recent_id) in stored {
+        if live.contains(&address) {
+            continue;
+        }
+        let execute = |sql: &str, parameters: &[&dyn rusqlite::ToSql]| {
+            connection
+                .prepare_cached(sql)
+                .and_then(|mut statement| statement.execute(parameters))
+                .map_err(internal)
+        };
+        let project = project.as_str();
+        match recent_id {
+            None => {
+                execute(
+                    "DELETE FROM payload_parts WHERE id = (SELECT part_id FROM \
+                     payload_addresses WHERE project_id = ?1 AND hash = ?2)",
+                    params![project, address],
+                )?;
+                execute(
+                    "DELETE FROM payload_addresses WHERE project_id = ?1 AND hash = ?2",
+                    params![project, address],
+                )?;
+            }
+            Some(id) => {
+                execute("DELETE FROM payload_parts WHERE id = ?1", params![id])?;
+                execute(
+                    "DELETE FROM payload_recent_addresses WHERE part_id = ?1",
+                    params![id],
+                )?;
+            }
+        }
+        deleted.insert(address);
+    }
+    if let Some(recent) = crate::recent_addresses::of(connection) {
+        recent.remove(project.as_str(), deleted.iter().map(Vec::as_slice));
     }
     for hash in crate::payload_dictionaries::tainted(connection, project, &deleted)? {
         dictionaries.retire(project, &hash);
@@ -670,8 +687,10 @@ fn recompress_without(
     prefix.extend_from_slice(hash);
     let parts: Vec<(i64, Vec<u8>)> = connection
         .prepare_cached(
-            "SELECT p.id, p.data FROM payload_addresses a JOIN payload_parts p ON p.id = a.part_id \
-             WHERE a.project_id = ?1 AND substr(p.data, 1, ?2) = ?3",
+            "SELECT p.id, p.data FROM payload_parts p WHERE p.id IN \
+             (SELECT part_id FROM payload_addresses WHERE project_id = ?1 \
+             UNION ALL SELECT part_id FROM payload_recent_addresses WHERE project_id = ?1) \
+             AND substr(p.data, 1, ?2) = ?3",
         )
         .and_then(|mut statement| {
             statement
