@@ -545,7 +545,7 @@ pub(crate) fn apply_events(
         crate::snapshots::remember_sequence(connection, last)?;
     }
     let mut written = Vec::new();
-    crate::derived::batched(connection, || {
+    crate::derived::batched(|| {
         for (key, plan) in touched.iter().zip(plans) {
             match plan {
                 Plan::Snapshot(observation, sequence, has_row, planned) => {

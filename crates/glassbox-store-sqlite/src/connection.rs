@@ -246,6 +246,7 @@ fn writer_loop(connection: Connection, receiver: Receiver<WriteWork>) {
     });
     let syncer = path.and_then(|path| Syncer::start(&connection, &path));
     run_writes(&connection, receiver, syncer.as_ref());
+    write_deferred_rollups(&connection);
     // Every commit answered before the WAL is checkpointed and emptied.
     if let Some(syncer) = syncer {
         syncer.stop();
@@ -257,6 +258,31 @@ fn writer_loop(connection: Connection, receiver: Receiver<WriteWork>) {
     // Everything into the database file, and the WAL file emptied, before exit.
     if let Err(error) = connection.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
         tracing::warn!(%error, "sqlite final checkpoint failed");
+    }
+}
+
+/// At shutdown: writes the rollup changes still waiting (if it fails, the next start
+/// rebuilds the rollups; see `deferred_rollups`).
+fn write_deferred_rollups(connection: &Connection) {
+    if !crate::deferred_rollups::waiting() {
+        return;
+    }
+    let written = connection
+        .execute_batch("BEGIN IMMEDIATE")
+        .map_err(|error| error.to_string())
+        .and_then(|()| {
+            crate::deferred_rollups::before_commit(connection, true)
+                .map_err(|error| error.to_string())
+        })
+        .and_then(|()| {
+            connection
+                .execute_batch("COMMIT")
+                .map_err(|error| error.to_string())
+        });
+    crate::deferred_rollups::after_transaction(written.is_ok());
+    if let Err(error) = written {
+        tracing::warn!(%error, "writing the last rollup changes failed; they are rebuilt at the next start");
+        let _ = connection.execute_batch("ROLLBACK");
     }
 }
 
@@ -374,7 +400,20 @@ fn run_writes(connection: &Connection, receiver: Receiver<WriteWork>, syncer: Op
     let wal = connection
         .path()
         .map(|path| std::path::PathBuf::from(format!("{path}-wal")));
-    while let Ok(first) = receiver.recv() {
+    // A work taken from the queue to learn whether more are waiting: the next group's first.
+    let next: std::cell::RefCell<Option<WriteWork>> = std::cell::RefCell::new(None);
+    let more_waiting = || {
+        let mut next = next.borrow_mut();
+        if next.is_none() {
+            *next = receiver.try_recv().ok();
+        }
+        next.is_some()
+    };
+    loop {
+        let waiting = next.borrow_mut().take();
+        let Some(first) = waiting.or_else(|| receiver.recv().ok()) else {
+            break;
+        };
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match receiver.try_recv() {
@@ -385,9 +424,12 @@ fn run_writes(connection: &Connection, receiver: Receiver<WriteWork>, syncer: Op
         commit_group(
             connection,
             group,
-            &|completions: Vec<Completion>| match syncer {
-                Some(syncer) => syncer.acknowledge(completions),
-                None => answer(completions, || Ok(())),
+            Hooks {
+                committed: &|completions: Vec<Completion>| match syncer {
+                    Some(syncer) => syncer.acknowledge(completions),
+                    None => answer(completions, || Ok(())),
+                },
+                idle: &|| !more_waiting(),
             },
         );
         crate::recent_addresses::flush_if_full(connection);
@@ -404,14 +446,13 @@ fn run_writes(connection: &Connection, receiver: Receiver<WriteWork>, syncer: Op
 
 /// Runs `group` in shared transactions and commits them. Normally that is one
 /// transaction; a failed work without a savepoint rolls its transaction back, and the
-/// rest of the group goes on in a new one. `committed` gets the completions of every
-/// transaction that committed.
-fn commit_group(connection: &Connection, group: Vec<WriteWork>, committed: Acknowledge) {
+/// rest of the group goes on in a new one.
+fn commit_group(connection: &Connection, group: Vec<WriteWork>, hooks: Hooks) {
     let started = std::time::Instant::now();
     let requests = group.len();
     let mut works = group.into_iter();
     while works.len() > 0 {
-        commit_transaction(connection, &mut works, committed);
+        commit_transaction(connection, &mut works, &hooks);
     }
     profile::committed(requests, started.elapsed());
 }
@@ -422,7 +463,7 @@ fn commit_group(connection: &Connection, group: Vec<WriteWork>, committed: Ackno
 fn commit_transaction(
     connection: &Connection,
     works: &mut std::vec::IntoIter<WriteWork>,
-    committed: Acknowledge,
+    hooks: &Hooks,
 ) {
     if let Err(error) = profile::time(Phase::Transaction, || {
         connection.execute_batch("BEGIN IMMEDIATE")
@@ -449,6 +490,7 @@ fn commit_transaction(
                 tracing::error!(%error, "sqlite rollback failed");
             }
             crate::recent_addresses::after_rollback(connection, begun);
+            crate::deferred_rollups::after_transaction(false);
             for done in completions {
                 done(Err(StoreError::Unavailable(
                     "a write that shared this request's transaction failed; retry".into(),
@@ -463,6 +505,7 @@ fn commit_transaction(
         })
         .is_ok();
         let saved = crate::recent_addresses::mark(connection);
+        let staged = crate::deferred_rollups::mark();
         let (ok, completion) = (work.run)(connection);
         if savepoint_ok {
             let end = if ok {
@@ -476,12 +519,20 @@ fn commit_transaction(
             }
             if !ok {
                 crate::recent_addresses::after_rollback(connection, saved);
+                crate::deferred_rollups::discard_since(staged);
             }
         }
         completions.push(completion);
     }
-    match profile::time(Phase::Commit, || connection.execute_batch("COMMIT")) {
-        Ok(()) => committed(completions),
+    let commit = crate::deferred_rollups::before_commit(connection, (hooks.idle)())
+        .map_err(|error| error.to_string())
+        .and_then(|()| {
+            profile::time(Phase::Commit, || connection.execute_batch("COMMIT"))
+                .map_err(|error| error.to_string())
+        });
+    crate::deferred_rollups::after_transaction(commit.is_ok());
+    match commit {
+        Ok(()) => (hooks.committed)(completions),
         Err(error) => {
             tracing::error!(%error, "sqlite commit failed");
             let _ = connection.execute_batch("ROLLBACK");
@@ -493,8 +544,13 @@ fn commit_transaction(
     }
 }
 
-/// What the writer does with the completions of a transaction that committed.
-type Acknowledge<'a> = &'a dyn Fn(Vec<Completion>);
+/// How the writer ends its transactions.
+struct Hooks<'a> {
+    /// Takes the completions of a transaction that committed.
+    committed: &'a dyn Fn(Vec<Completion>),
+    /// Whether no other work is waiting (asked just before a commit).
+    idle: &'a dyn Fn() -> bool,
+}
 
 /// Answers every completion with `outcome()`.
 fn answer(completions: Vec<Completion>, outcome: impl Fn() -> StoreResult<()>) {
@@ -571,9 +627,14 @@ mod group_tests {
             .execute_batch("CREATE TABLE items (id INTEGER PRIMARY KEY)")
             .expect("table");
         let (works, mut replies): (Vec<WriteWork>, Vec<Reply>) = group.into_iter().unzip();
-        commit_group(&connection, works, &|completions| {
-            answer(completions, || Ok(()))
-        });
+        commit_group(
+            &connection,
+            works,
+            Hooks {
+                committed: &|completions| answer(completions, || Ok(())),
+                idle: &|| true,
+            },
+        );
         let results = replies
             .iter_mut()
             .map(|reply| reply.try_recv().expect("every work is answered"))
@@ -765,9 +826,14 @@ mod sync_tests {
             },
             false,
         );
-        commit_group(&connection, vec![work], &|completions| {
-            syncer.acknowledge(completions)
-        });
+        commit_group(
+            &connection,
+            vec![work],
+            Hooks {
+                committed: &|completions| syncer.acknowledge(completions),
+                idle: &|| true,
+            },
+        );
         syncer.stop();
         assert!(matches!(reply.try_recv(), Ok(Ok(()))));
         let reader = open_reader(&path).expect("reader");

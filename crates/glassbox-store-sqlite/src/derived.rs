@@ -480,7 +480,7 @@ fn fact_column(fact: &Fact, column: &str) -> Option<String> {
 }
 
 /// A cell of a rollup: its bucket and dimension values.
-type Address = (Micros, Vec<Option<String>>);
+pub(crate) type Address = (Micros, Vec<Option<String>>);
 
 fn cell_address(rollup: &Rollup, fact: &Fact) -> Address {
     let values = rollup
@@ -497,7 +497,7 @@ struct Pending {
     /// Rollup changes grouped by cell: (rollup index, project, address) → (fact, sign)
     /// changes in the order they were made, applied once per cell. A fact is shared by
     /// the cells it changes (one per rollup), not copied.
-    cells: HashMap<(usize, String, Address), Vec<(Rc<Fact>, i64)>>,
+    cells: crate::deferred_rollups::CellChanges,
     /// (project, trace id) → the trace's user as stored (or about to be).
     users: HashMap<(String, String), Option<String>>,
 }
@@ -508,38 +508,21 @@ thread_local! {
 }
 
 /// Runs `work` (one write request on the writer thread) with rollup cell updates
-/// gathered and applied once per cell at its end: a request's observations share their
-/// day, environment, model and user cells. Each change is computed from the rows as
-/// they are when it is made (every hook runs just before its row is written), so the
-/// changes of a cell add up to the ones of applying them one by one; they are applied
-/// in the order they were made. Nothing is applied when `work` fails (its savepoint is
-/// rolled back anyway).
-pub(crate) fn batched<T>(
-    connection: &Connection,
-    work: impl FnOnce() -> StoreResult<T>,
-) -> StoreResult<T> {
+/// gathered per cell and handed, once it succeeded, to [`crate::deferred_rollups`],
+/// which writes them with a later commit: a request's observations share their day,
+/// environment, model and user cells. Each change is computed from the rows as they are
+/// when it is made (every hook runs just before its row is written), so the changes of
+/// a cell add up to the ones of applying them one by one; they are applied in the order
+/// they were made. Nothing is kept when `work` fails (its savepoint is rolled back
+/// anyway).
+pub(crate) fn batched<T>(work: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
     PENDING.with(|pending| *pending.borrow_mut() = Some(Pending::default()));
     let result = work();
     let pending = PENDING
         .with(|pending| pending.borrow_mut().take())
         .unwrap_or_default();
     let value = result?;
-    crate::profile::time(crate::profile::Phase::Derived, || {
-        for ((index, project, address), changes) in pending.cells {
-            let changes: Vec<(&Fact, i64)> = changes
-                .iter()
-                .map(|(fact, sign)| (&**fact, *sign))
-                .collect();
-            apply_cell(
-                connection,
-                &ProjectId(project),
-                &ROLLUPS[index],
-                &address,
-                &changes,
-            )?;
-        }
-        Ok::<(), glassbox_store::StoreError>(())
-    })?;
+    crate::deferred_rollups::stage(pending.cells);
     Ok(value)
 }
 
@@ -570,7 +553,7 @@ fn update_cell(
     Ok(())
 }
 
-fn apply_cell(
+pub(crate) fn apply_cell(
     connection: &Connection,
     project: &ProjectId,
     rollup: &Rollup,
@@ -604,7 +587,9 @@ fn write_cell(
     cell: &Cell,
 ) -> StoreResult<()> {
     let key = serde_json::to_string(values).map_err(internal)?;
-    if cell.rows <= 0 {
+    // Zero rows: nothing left. Below zero, a direct change ran ahead of buffered ones
+    // (`deferred_rollups`), which bring the cell back.
+    if cell.rows == 0 {
         return connection
             .prepare_cached(&format!(
                 "DELETE FROM {} WHERE project_id = ?1 AND bucket = ?2 AND key = ?3",

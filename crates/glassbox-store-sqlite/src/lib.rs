@@ -16,6 +16,7 @@ mod comments;
 mod connection;
 mod dataset_runs;
 mod datasets;
+mod deferred_rollups;
 mod derived;
 pub mod export;
 mod media;

@@ -105,6 +105,10 @@ pub(crate) fn report() -> String {
         wall / 1_000_000,
         wall as f64 / 1_000.0 / events as f64
     );
+    line.push_str(&format!(
+        " rollup_writes={}",
+        crate::deferred_rollups::writes()
+    ));
     let (logical, unique, stored) = crate::payloads::counters();
     line.push_str(&format!(
         " payload_bytes: referenced={logical} unique={unique} stored={stored} dedup={:.2} compression={:.2}",
