@@ -21,6 +21,8 @@ const WRITE_QUEUE_CAPACITY: usize = 1_024;
 const MAX_GROUP: usize = 512;
 /// Concurrent readers.
 const READERS: usize = 8;
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 128;
 /// Most commits waiting for their WAL sync; beyond it the writer waits for the syncer.
 const SYNC_QUEUE_CAPACITY: usize = 64;
 
@@ -38,6 +40,9 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     };
     let connection = Connection::open_with_flags(path, flags)?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
+    // The write path alone runs more distinct `prepare_cached` statements than rusqlite's
+    // default 16, which then evicted and re-parsed them for every request.
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     connection.execute_batch(
         "PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;",
     )?;
