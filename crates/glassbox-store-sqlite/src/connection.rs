@@ -253,6 +253,7 @@ fn writer_loop(connection: Connection, receiver: Receiver<WriteWork>) {
     let syncer = path.and_then(|path| Syncer::start(&connection, &path));
     run_writes(&connection, receiver, syncer.as_ref());
     write_deferred_rollups(&connection);
+    crate::recent_addresses::flush_at_shutdown(&connection);
     // Every commit answered before the WAL is checkpointed and emptied.
     if let Some(syncer) = syncer {
         syncer.stop();

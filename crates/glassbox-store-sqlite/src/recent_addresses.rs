@@ -271,6 +271,25 @@ const MOVE: &str = "INSERT OR IGNORE INTO payload_addresses (project_id, hash, p
          ORDER BY project_id, hash;
      DELETE FROM payload_recent_addresses;";
 
+/// At shutdown, on the writer outside any transaction: moves every recent address into
+/// the index, so that the database at rest needs neither the map nor a scan (as for
+/// `glassbox migrate-data`, which reads it without a writer).
+pub(crate) fn flush_at_shutdown(connection: &Connection) {
+    let Some(map) = of(connection) else {
+        return;
+    };
+    if map.len() == 0 {
+        return;
+    }
+    if let Err(error) = flush(connection, &map) {
+        tracing::warn!(%error, "moving recent payload addresses into their index failed");
+        let _ = connection.execute_batch("ROLLBACK");
+        if let Err(error) = map.reload(connection) {
+            tracing::error!(%error, "reloading the recent payload addresses failed");
+        }
+    }
+}
+
 fn flush(connection: &Connection, map: &RecentAddresses) -> rusqlite::Result<()> {
     connection.execute_batch(&format!("BEGIN IMMEDIATE; {MOVE} COMMIT;"))?;
     // Lookups that miss the emptied map now find the addresses in the index.
