@@ -14,6 +14,7 @@ use tokio::sync::{Semaphore, oneshot};
 use glassbox_store::{StoreError, StoreResult};
 
 use crate::profile::{self, Phase};
+use crate::wal_sync::Syncer;
 
 /// Most write requests waiting for the writer; beyond it writes get `Overloaded`.
 const WRITE_QUEUE_CAPACITY: usize = 1_024;
@@ -21,10 +22,8 @@ const WRITE_QUEUE_CAPACITY: usize = 1_024;
 const MAX_GROUP: usize = 512;
 /// Concurrent readers.
 const READERS: usize = 8;
-/// Prepared statements kept per connection.
-const STATEMENT_CACHE: usize = 128;
-/// Most commits waiting for their WAL sync; beyond it the writer waits for the syncer.
-const SYNC_QUEUE_CAPACITY: usize = 64;
+/// Prepared statements kept by the writer's connection.
+const WRITER_STATEMENT_CACHE: usize = 128;
 
 pub(crate) fn internal(error: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(error.to_string())
@@ -40,9 +39,6 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     };
     let connection = Connection::open_with_flags(path, flags)?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
-    // The write path alone runs more distinct `prepare_cached` statements than rusqlite's
-    // default 16, which then evicted and re-parsed them for every request.
-    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     connection.execute_batch(
         "PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;",
     )?;
@@ -71,11 +67,15 @@ pub(crate) fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, String> {
     let mut connection =
         open(path, false).map_err(|error| format!("opening {}: {error}", path.display()))?;
+    // The write path alone runs more distinct `prepare_cached` statements than rusqlite's
+    // default 16, which then evicted and re-parsed them for every request. (Readers keep
+    // the default: their statements cost memory on every pooled connection.)
+    connection.set_prepared_statement_cache_capacity(WRITER_STATEMENT_CACHE);
     crate::migrations::apply(&mut connection)?;
     Ok(connection)
 }
 
-type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
+pub(crate) type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
 type Run = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
 
 /// A unit of write work: runs inside the shared transaction and returns whether it
@@ -293,95 +293,6 @@ fn write_deferred_rollups(connection: &Connection) {
     }
 }
 
-/// Answers committed writes once the WAL that holds them is on disk.
-///
-/// With `synchronous = FULL`, every COMMIT waits for an fsync of the WAL on the writer
-/// thread (measured at ~15 % of a 10k-trace ingest). Instead the writer connection runs
-/// with `synchronous = NORMAL`, where a COMMIT writes its WAL frames without syncing them
-/// (SQLite still syncs the WAL before every checkpoint copies from it), and hands the
-/// commit's completions to this thread. It fsyncs the WAL file and only then answers
-/// every commit that was made before the fsync began, so an acknowledged write survives
-/// a power cut as before, while the writer runs the next group during the fsync, and one
-/// fsync covers all commits made meanwhile. Once an fsync fails, no later commit is
-/// acknowledged: the writes stay committed, but their clients are told to retry.
-struct Syncer {
-    sender: SyncSender<Vec<Completion>>,
-    thread: JoinHandle<()>,
-}
-
-impl Syncer {
-    /// Switches `connection` (the writer's) to unsynced commits and starts the thread
-    /// that syncs `database`'s WAL. `None` (commits keep syncing themselves) if either
-    /// fails.
-    fn start(connection: &Connection, database: &Path) -> Option<Syncer> {
-        let wal = PathBuf::from(format!("{}-wal", database.display()));
-        let (sender, receiver) = mpsc::sync_channel::<Vec<Completion>>(SYNC_QUEUE_CAPACITY);
-        let thread = std::thread::Builder::new()
-            .name("glassbox-sqlite-sync".into())
-            .spawn(move || sync_loop(receiver, || sync_file(&wal)));
-        let thread = match thread {
-            Ok(thread) => thread,
-            Err(error) => {
-                tracing::warn!(%error, "no WAL syncer thread; commits sync themselves");
-                return None;
-            }
-        };
-        let syncer = Syncer { sender, thread };
-        if let Err(error) = connection.execute_batch("PRAGMA synchronous = NORMAL") {
-            tracing::warn!(%error, "writer kept synchronous = FULL");
-            syncer.stop();
-            return None;
-        }
-        Some(syncer)
-    }
-
-    /// Answers the completions of a commit that succeeded once it is on disk. Blocks
-    /// while [`SYNC_QUEUE_CAPACITY`] commits are waiting.
-    fn acknowledge(&self, completions: Vec<Completion>) {
-        if let Err(mpsc::SendError(completions)) = self.sender.send(completions) {
-            // The thread is gone: nothing can confirm the commit, so nothing is confirmed.
-            answer(completions, || {
-                Err(StoreError::Unavailable(
-                    "the WAL syncer stopped; retry".into(),
-                ))
-            });
-        }
-    }
-
-    /// Answers what is queued and stops the thread.
-    fn stop(self) {
-        drop(self.sender);
-        let _ = self.thread.join();
-    }
-}
-
-/// fsyncs the file at `path`; Linux syncs a file's pages whichever descriptor wrote them.
-fn sync_file(path: &Path) -> std::io::Result<()> {
-    std::fs::File::open(path)?.sync_data()
-}
-
-/// The syncer thread: fsync, then answer what was committed before it, until `receiver`
-/// closes.
-fn sync_loop(receiver: Receiver<Vec<Completion>>, sync: impl Fn() -> std::io::Result<()>) {
-    let mut failed: Option<String> = None;
-    while let Ok(first) = receiver.recv() {
-        let mut commits = vec![first];
-        commits.extend(receiver.try_iter());
-        if failed.is_none() {
-            if let Err(error) = profile::time(Phase::Sync, &sync) {
-                tracing::error!(%error, "fsync of the sqlite WAL failed; writes are no longer acknowledged");
-                failed = Some(format!(
-                    "the database could not be synced to disk ({error}); retry"
-                ));
-            }
-        }
-        answer(commits.into_iter().flatten().collect(), || match &failed {
-            None => Ok(()),
-            Some(message) => Err(StoreError::Unavailable(message.clone())),
-        });
-    }
-}
-
 /// WAL size past which the writer makes the WAL start over (see [`bound_wal`]). Each
 /// start-over is a checkpoint on the writer thread; at ~100 MB of WAL per second of
 /// ingest, 256 MB made one every few seconds.
@@ -562,7 +473,7 @@ struct Hooks<'a> {
 }
 
 /// Answers every completion with `outcome()`.
-fn answer(completions: Vec<Completion>, outcome: impl Fn() -> StoreResult<()>) {
+pub(crate) fn answer(completions: Vec<Completion>, outcome: impl Fn() -> StoreResult<()>) {
     for completion in completions {
         completion(outcome());
     }
@@ -752,63 +663,6 @@ mod wal_tests {
 #[cfg(test)]
 mod sync_tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// A completion that records, when answered, its outcome and how many syncs had run.
-    fn completion(
-        syncs: &Arc<AtomicUsize>,
-        answers: &Arc<Mutex<Vec<(bool, usize)>>>,
-    ) -> Completion {
-        let (syncs, answers) = (Arc::clone(syncs), Arc::clone(answers));
-        Box::new(move |outcome: StoreResult<()>| {
-            let synced = syncs.load(Ordering::SeqCst);
-            answers
-                .lock()
-                .expect("lock")
-                .push((outcome.is_ok(), synced));
-        })
-    }
-
-    /// Runs the syncer over `commits` (completions per commit), queued before it starts,
-    /// with a sync that fails from the `fail_from`-th call on; returns each answer.
-    fn sync_commits(commits: &[usize], fail_from: usize) -> (Vec<(bool, usize)>, usize) {
-        let syncs = Arc::new(AtomicUsize::new(0));
-        let answers = Arc::new(Mutex::new(Vec::new()));
-        let (sender, receiver) = mpsc::sync_channel::<Vec<Completion>>(commits.len());
-        for &count in commits {
-            let batch = (0..count).map(|_| completion(&syncs, &answers)).collect();
-            sender.send(batch).expect("queued");
-        }
-        drop(sender);
-        let counter = Arc::clone(&syncs);
-        sync_loop(receiver, move || {
-            let call = counter.fetch_add(1, Ordering::SeqCst) + 1;
-            if call >= fail_from {
-                return Err(std::io::Error::other("disk gone"));
-            }
-            Ok(())
-        });
-        let answers = answers.lock().expect("lock").clone();
-        (answers, syncs.load(Ordering::SeqCst))
-    }
-
-    #[test]
-    fn commits_are_answered_after_one_fsync_that_covers_them_all() {
-        let (answers, syncs) = sync_commits(&[2, 1, 3], usize::MAX);
-        assert_eq!(syncs, 1, "the three queued commits share one fsync");
-        assert_eq!(
-            answers,
-            vec![(true, 1); 6],
-            "every write answered after the fsync"
-        );
-    }
-
-    #[test]
-    fn after_a_failed_fsync_no_commit_is_acknowledged() {
-        let (answers, syncs) = sync_commits(&[1, 2], 1);
-        assert_eq!(syncs, 1);
-        assert_eq!(answers, vec![(false, 1); 3]);
-    }
 
     #[test]
     fn the_writer_connection_answers_through_the_syncer_after_its_commit() {

@@ -37,6 +37,7 @@ mod snapshots;
 mod sql;
 mod ui_views;
 mod user_views;
+mod wal_sync;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
