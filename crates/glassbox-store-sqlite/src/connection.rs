@@ -22,8 +22,6 @@ const WRITE_QUEUE_CAPACITY: usize = 1_024;
 const MAX_GROUP: usize = 512;
 /// Concurrent readers.
 const READERS: usize = 8;
-/// Prepared statements kept by the writer's connection.
-const WRITER_STATEMENT_CACHE: usize = 128;
 
 pub(crate) fn internal(error: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(error.to_string())
@@ -67,10 +65,6 @@ pub(crate) fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, String> {
     let mut connection =
         open(path, false).map_err(|error| format!("opening {}: {error}", path.display()))?;
-    // The write path alone runs more distinct `prepare_cached` statements than rusqlite's
-    // default 16, which then evicted and re-parsed them for every request. (Readers keep
-    // the default: their statements cost memory on every pooled connection.)
-    connection.set_prepared_statement_cache_capacity(WRITER_STATEMENT_CACHE);
     crate::migrations::apply(&mut connection)?;
     Ok(connection)
 }
