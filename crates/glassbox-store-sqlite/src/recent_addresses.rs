@@ -179,16 +179,10 @@ pub(crate) fn writer_part_id(
     project: &str,
     hash: &[u8],
 ) -> rusqlite::Result<Option<i64>> {
-    use rusqlite::OptionalExtension;
-    if let Some(id) = of(connection).and_then(|map| map.get(project, hash)) {
-        return Ok(Some(id));
+    match of(connection).and_then(|map| map.get(project, hash)) {
+        Some(id) => Ok(Some(id)),
+        None => part_id_in(connection, INDEXED, project, hash),
     }
-    connection
-        .prepare_cached(
-            "SELECT part_id FROM payload_addresses WHERE project_id = ?1 AND hash = ?2",
-        )?
-        .query_row(params![project, hash], |row| row.get(0))
-        .optional()
 }
 
 /// The id of the part at `hash` in `project` by `payload_addresses`, then by a scan of
@@ -198,20 +192,27 @@ pub(crate) fn part_id_in_tables(
     project: &str,
     hash: &[u8],
 ) -> rusqlite::Result<Option<i64>> {
-    use rusqlite::OptionalExtension;
-    let indexed = connection
-        .prepare_cached(
-            "SELECT part_id FROM payload_addresses WHERE project_id = ?1 AND hash = ?2",
-        )?
-        .query_row(params![project, hash], |row| row.get(0))
-        .optional()?;
-    if indexed.is_some() {
-        return Ok(indexed);
+    match part_id_in(connection, INDEXED, project, hash)? {
+        Some(id) => Ok(Some(id)),
+        None => part_id_in(connection, RECENT, project, hash),
     }
+}
+
+/// The part id of an address, by the index and by the recent table.
+const INDEXED: &str = "SELECT part_id FROM payload_addresses WHERE project_id = ?1 AND hash = ?2";
+const RECENT: &str =
+    "SELECT part_id FROM payload_recent_addresses WHERE project_id = ?1 AND hash = ?2";
+
+/// The id of the part at `hash` in `project` by one of [`INDEXED`] and [`RECENT`].
+fn part_id_in(
+    connection: &Connection,
+    sql: &str,
+    project: &str,
+    hash: &[u8],
+) -> rusqlite::Result<Option<i64>> {
+    use rusqlite::OptionalExtension;
     connection
-        .prepare_cached(
-            "SELECT part_id FROM payload_recent_addresses WHERE project_id = ?1 AND hash = ?2",
-        )?
+        .prepare_cached(sql)?
         .query_row(params![project, hash], |row| row.get(0))
         .optional()
 }
@@ -248,10 +249,22 @@ pub(crate) fn load(connection: &Connection) -> Result<(), String> {
 /// them into `payload_addresses` in key order and empties the table, in one transaction,
 /// then empties the map.
 pub(crate) fn flush_if_full(connection: &Connection) {
+    flush_from(connection, FLUSH_AT);
+}
+
+/// At shutdown, on the writer outside any transaction: moves every recent address into
+/// the index, so that the database at rest needs neither the map nor a scan (as for
+/// `glassbox migrate-data`, which reads it without a writer).
+pub(crate) fn flush_at_shutdown(connection: &Connection) {
+    flush_from(connection, 1);
+}
+
+/// Moves the recent addresses into the index once there are at least `count`.
+fn flush_from(connection: &Connection, count: usize) {
     let Some(map) = of(connection) else {
         return;
     };
-    if map.len() < FLUSH_AT {
+    if map.len() < count {
         return;
     }
     if let Err(error) = flush(connection, &map) {
@@ -270,25 +283,6 @@ const MOVE: &str = "INSERT OR IGNORE INTO payload_addresses (project_id, hash, p
          SELECT project_id, hash, part_id FROM payload_recent_addresses
          ORDER BY project_id, hash;
      DELETE FROM payload_recent_addresses;";
-
-/// At shutdown, on the writer outside any transaction: moves every recent address into
-/// the index, so that the database at rest needs neither the map nor a scan (as for
-/// `glassbox migrate-data`, which reads it without a writer).
-pub(crate) fn flush_at_shutdown(connection: &Connection) {
-    let Some(map) = of(connection) else {
-        return;
-    };
-    if map.len() == 0 {
-        return;
-    }
-    if let Err(error) = flush(connection, &map) {
-        tracing::warn!(%error, "moving recent payload addresses into their index failed");
-        let _ = connection.execute_batch("ROLLBACK");
-        if let Err(error) = map.reload(connection) {
-            tracing::error!(%error, "reloading the recent payload addresses failed");
-        }
-    }
-}
 
 fn flush(connection: &Connection, map: &RecentAddresses) -> rusqlite::Result<()> {
     connection.execute_batch(&format!("BEGIN IMMEDIATE; {MOVE} COMMIT;"))?;
