@@ -4,6 +4,7 @@
 //! on the async reactor.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -27,6 +28,12 @@ pub(crate) fn internal(error: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(error.to_string())
 }
 
+/// Page size of a new database file. Against 4 KB, measured on the 100k-trace bench
+/// (bench/README.md, round 8): 8 KB 1,637 → 1,589 bytes/span (fuller pages, fewer
+/// interior pages and cell headers) at the same throughput and query latencies, peak
+/// RSS 232 → 244 MB; 16 KB 1,558 bytes/span but peak RSS 316 MB (target < 300).
+const PAGE_SIZE: u32 = 8192;
+
 fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -45,6 +52,8 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     ))?;
     crate::payloads::register(&connection, path)?;
     if !read_only {
+        // A new database gets [`PAGE_SIZE`] pages (an existing one keeps its own).
+        connection.execute_batch(&format!("PRAGMA page_size = {PAGE_SIZE};"))?;
         // FULL: a commit is on disk when it returns, so a 2xx survives a power cut too.
         // The writer thread switches its connection to NORMAL and syncs the WAL on its
         // own (see `Syncer`); start-up work and the checkpointer keep FULL.
@@ -481,6 +490,8 @@ pub(crate) struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
     permits: Semaphore,
+    /// Set by [`Readers::close`]: connections are closed after use, not pooled.
+    closed: AtomicBool,
 }
 
 impl Readers {
@@ -489,7 +500,18 @@ impl Readers {
             path,
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(READERS),
+            closed: AtomicBool::new(false),
         })
+    }
+
+    /// Closes the pooled connections (and later ones after their read), so that the
+    /// writer's connection is the database's last: SQLite then removes the `-wal` and
+    /// `-shm` files when it closes.
+    pub(crate) fn close(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            self.closed.store(true, Ordering::SeqCst);
+            idle.clear();
+        }
     }
 
     /// Runs `read` on a pooled connection in tokio's blocking pool.
@@ -507,7 +529,10 @@ impl Readers {
                 None => open(&readers.path, true).map_err(internal)?,
             };
             let result = read(&connection);
-            readers.idle.lock().map_err(internal)?.push(connection);
+            let mut idle = readers.idle.lock().map_err(internal)?;
+            if !readers.closed.load(Ordering::SeqCst) {
+                idle.push(connection);
+            }
             result
         })
         .await

@@ -109,6 +109,7 @@ impl SqliteStore {
 
     /// Commits what is queued and stops the writer. Later writes fail as unavailable.
     pub fn shutdown(&self) {
+        self.readers.close();
         self.writer.shutdown();
     }
 }
