@@ -33,7 +33,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use glassbox_model::ProjectId;
@@ -65,7 +65,23 @@ pub(crate) type DictionaryHash = [u8; DICTIONARY_HASH_LEN];
 /// A live dictionary, digested for compression.
 pub(crate) struct Dictionary {
     pub hash: DictionaryHash,
+    /// The dictionary id in its header, which every frame compressed with it carries
+    /// (parts of codec 4 name their dictionary by it; unique among a project's rows).
+    pub id: u32,
     pub encoder: zstd::dict::EncoderDictionary<'static>,
+}
+
+impl Dictionary {
+    /// Digests `dictionary`; `None` for one without a dictionary id (zstd's trainer
+    /// always writes one).
+    fn digest(hash: DictionaryHash, dictionary: &[u8]) -> Option<Dictionary> {
+        let id = zstd::zstd_safe::get_dict_id_from_dict(dictionary)?.get();
+        Some(Dictionary {
+            hash,
+            id,
+            encoder: zstd::dict::EncoderDictionary::copy(dictionary, LEVEL),
+        })
+    }
 }
 
 enum Slot {
@@ -136,8 +152,11 @@ impl Dictionaries {
             let Ok(hash) = DictionaryHash::try_from(hash.as_slice()) else {
                 continue;
             };
-            let encoder = zstd::dict::EncoderDictionary::copy(&dictionary, LEVEL);
-            let dictionary = Arc::new(Dictionary { hash, encoder });
+            let Some(dictionary) = Dictionary::digest(hash, &dictionary) else {
+                tracing::warn!(project, "payload dictionary without an id is not used");
+                continue;
+            };
+            let dictionary = Arc::new(dictionary);
             state.live.insert((project.clone(), hash));
             state
                 .slots
@@ -326,24 +345,33 @@ fn train_and_store(
         .iter()
         .flat_map(|(address, _)| address.iter().copied())
         .collect();
-    let encoder = zstd::dict::EncoderDictionary::copy(&dictionary, LEVEL);
+    let digested = Dictionary::digest(hash, &dictionary).ok_or("a dictionary without an id")?;
     let writer = writer.upgrade().ok_or("the store is closed")?;
     let owner = project.clone();
+    let id = digested.id;
     writer
         .write_blocking(move |connection| {
-            store_dictionary(connection, &owner, &hash, &dictionary, &addresses)
+            store_dictionary(connection, &owner, &hash, id, &dictionary, &addresses)
         })
         .map_err(|error| error.to_string())?;
-    Ok(Arc::new(Dictionary { hash, encoder }))
+    Ok(Arc::new(digested))
 }
 
 fn store_dictionary(
     connection: &Connection,
     project: &ProjectId,
     hash: &DictionaryHash,
+    id: u32,
     dictionary: &[u8],
     samples: &[u8],
 ) -> StoreResult<()> {
+    // Codec-4 parts name their dictionary by id: another of the project's dictionaries
+    // with the same id (1 in 2^31 per pair) would make them ambiguous.
+    if hash_of_id(connection, project.as_str(), id)?.is_some_and(|other| other != *hash) {
+        return Err(StoreError::Conflict(
+            "a dictionary with this id is stored already".into(),
+        ));
+    }
     connection
         .prepare_cached(
             "INSERT OR IGNORE INTO payload_dictionaries (project_id, hash, dict, samples, created_at) \
@@ -605,8 +633,93 @@ pub(crate) fn delete(
     connection
         .prepare_cached("DELETE FROM payload_dictionaries WHERE project_id = ?1 AND hash = ?2")
         .and_then(|mut statement| statement.execute(params![project.as_str(), &hash[..]]))
-        .map(drop)
+        .map_err(internal)?;
+    // A dictionary trained later may reuse the id.
+    if let Ok(mut ids) = IDS.lock() {
+        ids.retain(|(_, owner, _), named| owner != project.as_str() || named != hash);
+    }
+    Ok(())
+}
+
+/// Dictionary hashes by (database file, project, dictionary id), for codec-4 parts.
+type IdCache = HashMap<(String, String, u32), DictionaryHash>;
+static IDS: LazyLock<Mutex<IdCache>> = LazyLock::new(Mutex::default);
+
+/// The hash of the project's dictionary with header id `id` (bytes 4-8 of a zstd
+/// dictionary: its magic number, then the id, little-endian).
+fn hash_of_id(
+    connection: &Connection,
+    project: &str,
+    id: u32,
+) -> StoreResult<Option<DictionaryHash>> {
+    connection
+        .prepare_cached(
+            "SELECT hash FROM payload_dictionaries WHERE project_id = ?1 AND substr(dict, 5, 4) = ?2",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_map(params![project, &id.to_le_bytes()[..]], |row| {
+                    row.get::<_, Vec<u8>>(0)
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map(|hashes| {
+            hashes
+                .into_iter()
+                .find_map(|hash| DictionaryHash::try_from(hash.as_slice()).ok())
+        })
         .map_err(internal)
+}
+
+/// The header id of the project's dictionary `hash`, if it is stored and has one.
+pub(crate) fn id_of(
+    connection: &Connection,
+    project: &str,
+    hash: &DictionaryHash,
+) -> StoreResult<Option<u32>> {
+    connection
+        .prepare_cached("SELECT dict FROM payload_dictionaries WHERE project_id = ?1 AND hash = ?2")
+        .and_then(|mut statement| {
+            statement
+                .query_row(params![project, &hash[..]], |row| row.get::<_, Vec<u8>>(0))
+                .optional()
+        })
+        .map(|dictionary| {
+            dictionary.and_then(|dictionary| {
+                zstd::zstd_safe::get_dict_id_from_dict(&dictionary).map(|id| id.get())
+            })
+        })
+        .map_err(internal)
+}
+
+/// The digested dictionary with header id `id` of `project` (for codec-4 parts).
+pub(crate) fn decoder_by_id(
+    connection: &Connection,
+    project: &str,
+    id: u32,
+) -> Result<Arc<zstd::dict::DecoderDictionary<'static>>, String> {
+    let key = (
+        connection.path().unwrap_or_default().to_owned(),
+        project.to_owned(),
+        id,
+    );
+    let cached = IDS.lock().ok().and_then(|ids| ids.get(&key).copied());
+    let hash = match cached {
+        Some(hash) => hash,
+        None => {
+            let hash = hash_of_id(connection, project, id)
+                .map_err(|error| format!("payload dictionary lookup: {error}"))?
+                .ok_or("payload dictionary not found")?;
+            if let Ok(mut ids) = IDS.lock() {
+                if ids.len() >= 1024 {
+                    ids.clear();
+                }
+                ids.insert(key, hash);
+            }
+            hash
+        }
+    };
+    decoder(connection, project, &hash)
 }
 
 /// Digested dictionaries for decompression, by hash (content-addressed, so one cache

@@ -230,21 +230,33 @@ async fn dictionary_compresses_parts_and_is_retired_when_a_sample_is_deleted() {
     for trace in 40..60 {
         store.ingest(&project, generation(trace)).await.unwrap();
     }
-    let with_dictionary = "SELECT COUNT(*) FROM payloads WHERE substr(data, 1, 1) = x'03'";
+    let with_dictionary = "SELECT COUNT(*) FROM payloads WHERE substr(data, 1, 1) = x'04'";
     // Traces 40..60 at least (training may finish before traces 30..40 are written).
     assert!(count(dir.path(), with_dictionary) >= 200);
     let plain_bytes = count(
         dir.path(),
-        "SELECT CAST(AVG(length(data)) AS INTEGER) FROM payloads WHERE substr(data, 1, 1) <> x'03'",
+        "SELECT CAST(AVG(length(data)) AS INTEGER) FROM payloads WHERE substr(data, 1, 1) <> x'04'",
     );
     let dictionary_bytes = count(
         dir.path(),
-        "SELECT CAST(AVG(length(data)) AS INTEGER) FROM payloads WHERE substr(data, 1, 1) = x'03'",
+        "SELECT CAST(AVG(length(data)) AS INTEGER) FROM payloads WHERE substr(data, 1, 1) = x'04'",
     );
     assert!(
         dictionary_bytes < plain_bytes,
         "{dictionary_bytes} vs {plain_bytes}"
     );
+    assert_inputs_read_back(&store, &project, 0..60).await;
+    // Every other part into the earlier codec 3 (the dictionary's hash, then the whole
+    // frame), as a database written before codec 4 holds them: both read back.
+    let codec_3 = rusqlite::Connection::open(dir.path().join(crate::DATABASE_FILE))
+        .unwrap()
+        .execute(
+            "UPDATE payload_parts SET data = CAST(x'03' || (SELECT hash FROM payload_dictionaries) \
+             || x'28B52FFD' || substr(data, 2) AS BLOB) WHERE substr(data, 1, 1) = x'04' AND id % 2 = 0",
+            [],
+        )
+        .unwrap();
+    assert!(codec_3 >= 100, "{codec_3}");
     assert_inputs_read_back(&store, &project, 0..60).await;
 
     // Trace 0's parts were samples of the dictionary.
@@ -257,6 +269,13 @@ async fn dictionary_compresses_parts_and_is_retired_when_a_sample_is_deleted() {
         0
     );
     assert_eq!(count(dir.path(), with_dictionary), 0);
+    assert_eq!(
+        count(
+            dir.path(),
+            "SELECT COUNT(*) FROM payloads WHERE substr(data, 1, 1) = x'03'"
+        ),
+        0
+    );
     assert!(store.dictionaries.current(&project).is_none());
     assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM payloads"), 590);
     assert_inputs_read_back(&store, &project, 1..60).await;
@@ -299,9 +318,9 @@ async fn parts_stored_before_the_dictionary_are_reencoded_with_it_after_a_restar
     let project = ProjectId("p".into());
     let other = ProjectId("q".into());
     let with_dictionary =
-        "SELECT COUNT(*) FROM payloads WHERE project_id = 'p' AND substr(data, 1, 1) = x'03'";
+        "SELECT COUNT(*) FROM payloads WHERE project_id = 'p' AND substr(data, 1, 1) = x'04'";
     let without_dictionary =
-        "SELECT COUNT(*) FROM payloads WHERE project_id = 'p' AND substr(data, 1, 1) <> x'03'";
+        "SELECT COUNT(*) FROM payloads WHERE project_id = 'p' AND substr(data, 1, 1) <> x'04'";
     let stored_bytes = "SELECT SUM(length(data)) FROM payloads WHERE project_id = 'p'";
     {
         let store: Arc<SqliteStore> = SqliteStore::open(dir.path()).unwrap();
@@ -407,7 +426,7 @@ async fn a_retire_or_a_delete_during_reencoding_leaves_every_part_decodable() {
     let replaced = replaced.unwrap();
     assert!((90..=100).contains(&replaced), "{replaced}");
     assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM payloads"), 440);
-    let with_dictionary = "SELECT COUNT(*) FROM payloads WHERE substr(data, 1, 1) = x'03'";
+    let with_dictionary = "SELECT COUNT(*) FROM payloads WHERE substr(data, 1, 1) = x'04'";
     assert_eq!(count(dir.path(), with_dictionary), 100 + replaced as i64);
     assert_inputs_read_back(&store, &project, 0..33).await;
     assert_inputs_read_back(&store, &project, 34..45).await;

@@ -6,7 +6,10 @@
 //!
 //! A payload's `data` is a codec byte and its bytes: 0 raw JSON text, 1 raw deflate
 //! (written before zstd; still read), 2 a zstd frame, 3 the 8-byte hash of a
-//! `payload_dictionaries` row and a zstd frame compressed with that dictionary. A part's
+//! `payload_dictionaries` row and a zstd frame compressed with that dictionary (written
+//! before codec 4; still read), 4 a zstd frame compressed with one of the project's
+//! dictionaries, named by the dictionary id in the frame header, without the frame's
+//! 4-byte magic number (12 bytes per part less than codec 3). A part's
 //! `data` only changes from one encoding of its text to another: re-encoded with the
 //! project's dictionary once that is live, or without it when it is retired.
 //!
@@ -55,6 +58,14 @@ const RAW: u8 = 0;
 const DEFLATE: u8 = 1;
 const ZSTD: u8 = 2;
 const ZSTD_DICTIONARY: u8 = 3;
+const ZSTD_DICTIONARY_ID: u8 = 4;
+/// The magic number that starts every zstd frame (RFC 8878, 3.1.1), little-endian.
+const ZSTD_MAGIC: [u8; 4] = 0xFD2F_B528u32.to_le_bytes();
+
+/// Whether `data` is a part compressed with a dictionary (codec 3 or 4).
+fn with_dictionary(data: &[u8]) -> bool {
+    matches!(data.first(), Some(&(ZSTD_DICTIONARY | ZSTD_DICTIONARY_ID)))
+}
 
 /// Bytes of payload parts written by reference (`logical`), first stored (`unique`), and
 /// the stored bytes after compression (`stored`): the dedup and compression ratios.
@@ -94,29 +105,31 @@ thread_local! {
 /// `compress_min` bytes without one) when that saves 1/8, else raw.
 fn encode_data_with(text: &[u8], compress_min: usize, dictionary: Option<&Dictionary>) -> Vec<u8> {
     if dictionary.is_some() || text.len() >= compress_min {
-        let header = 1 + dictionary.map_or(0, |_| DICTIONARY_HASH_LEN);
-        let mut compressed =
-            Vec::with_capacity(header + zstd::zstd_safe::compress_bound(text.len()));
-        match dictionary {
-            Some(dictionary) => {
-                compressed.push(ZSTD_DICTIONARY);
-                compressed.extend_from_slice(&dictionary.hash);
-            }
-            None => compressed.push(ZSTD),
-        }
+        let mut compressed = Vec::with_capacity(1 + zstd::zstd_safe::compress_bound(text.len()));
+        compressed.push(if dictionary.is_some() {
+            ZSTD_DICTIONARY_ID
+        } else {
+            ZSTD
+        });
         let written = COMPRESSOR.with(|compressor| {
             let mut compressor = compressor.borrow_mut();
-            // The frame goes after the header (a Vec alone would be written from its start).
+            // The frame goes after the codec (a Vec alone would be written from its start).
             let mut frame = std::io::Cursor::new(&mut compressed);
-            frame.set_position(header as u64);
+            frame.set_position(1);
             match dictionary {
+                // The frame header carries the dictionary's id (zstd's default).
                 Some(dictionary) => {
                     compressor.compress_using_cdict(&mut frame, text, dictionary.encoder.as_cdict())
                 }
                 None => compressor.compress(&mut frame, text, LEVEL),
             }
         });
-        if written.is_ok() && compressed.len() < text.len() - text.len() / 8 {
+        let written = written.is_ok()
+            && (dictionary.is_none() || compressed.get(1..5) == Some(&ZSTD_MAGIC[..]));
+        if dictionary.is_some() && written {
+            compressed.drain(1..5);
+        }
+        if written && compressed.len() < text.len() - text.len() / 8 {
             return compressed;
         }
     }
@@ -141,6 +154,14 @@ fn decode_data(connection: &Connection, project: &str, data: &[u8]) -> Result<St
             let hash = rest.get(..DICTIONARY_HASH_LEN).ok_or("truncated payload")?;
             let decoder = crate::payload_dictionaries::decoder(connection, project, hash)?;
             unzstd(&rest[DICTIONARY_HASH_LEN..], Some(&decoder))
+        }
+        Some((&ZSTD_DICTIONARY_ID, rest)) => {
+            let frame = [&ZSTD_MAGIC[..], rest].concat();
+            let id = zstd::zstd_safe::get_dict_id_from_frame(&frame)
+                .ok_or("payload frame without a dictionary id")?;
+            let decoder =
+                crate::payload_dictionaries::decoder_by_id(connection, project, id.get())?;
+            unzstd(&frame, Some(&decoder))
         }
         _ => Err("unknown payload codec".into()),
     }
@@ -683,32 +704,49 @@ fn recompress_without(
     project: &ProjectId,
     hash: &DictionaryHash,
 ) -> StoreResult<()> {
-    let mut prefix = vec![ZSTD_DICTIONARY];
-    prefix.extend_from_slice(hash);
+    let id = crate::payload_dictionaries::id_of(connection, project.as_str(), hash)?;
     let parts: Vec<(i64, Vec<u8>)> = connection
         .prepare_cached(
             "SELECT p.id, p.data FROM payload_parts p WHERE p.id IN \
              (SELECT part_id FROM payload_addresses WHERE project_id = ?1 \
              UNION ALL SELECT part_id FROM payload_recent_addresses WHERE project_id = ?1) \
-             AND substr(p.data, 1, ?2) = ?3",
+             AND substr(p.data, 1, 1) IN (x'03', x'04')",
         )
         .and_then(|mut statement| {
             statement
-                .query_map(
-                    params![project.as_str(), prefix.len() as i64, prefix],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )?
+                .query_map(params![project.as_str()], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(internal)?;
-    for (id, data) in parts {
+    for (part, data) in parts {
+        if !compressed_with(&data, hash, id) {
+            continue;
+        }
         let text = decode_data(connection, project.as_str(), &data).map_err(internal)?;
         connection
             .prepare_cached("UPDATE payload_parts SET data = ?2 WHERE id = ?1")
-            .and_then(|mut statement| statement.execute(params![id, encode_data(text.as_bytes())]))
+            .and_then(|mut statement| {
+                statement.execute(params![part, encode_data(text.as_bytes())])
+            })
             .map_err(internal)?;
     }
     Ok(())
+}
+
+/// Whether stored part `data` was compressed with the dictionary named `hash` (codec 3)
+/// or with header id `id` (codec 4).
+fn compressed_with(data: &[u8], hash: &DictionaryHash, id: Option<u32>) -> bool {
+    match data.split_first() {
+        Some((&ZSTD_DICTIONARY, rest)) => rest.starts_with(hash),
+        Some((&ZSTD_DICTIONARY_ID, rest)) => {
+            let frame = [&ZSTD_MAGIC[..], rest].concat();
+            id.is_some()
+                && zstd::zstd_safe::get_dict_id_from_frame(&frame).map(|found| found.get()) == id
+        }
+        _ => false,
+    }
 }
 
 /// A part stored without a dictionary (`old`) and its form with one (`new`).
@@ -753,7 +791,7 @@ pub(crate) fn reencode_candidates(
         .prepare_cached(
             "SELECT a.hash, p.data FROM payload_addresses a JOIN payload_parts p \
              ON p.id = a.part_id WHERE a.project_id = ?1 AND a.hash > ?2 \
-             AND substr(p.data, 1, 1) <> x'03' ORDER BY a.hash LIMIT ?3",
+             AND substr(p.data, 1, 1) NOT IN (x'03', x'04') ORDER BY a.hash LIMIT ?3",
         )
         .map_err(internal)?;
     let mut rows = statement
@@ -773,7 +811,7 @@ pub(crate) fn reencode_candidates(
             Ok(text) => {
                 bytes += text.len();
                 let new = encode_data_with(text.as_bytes(), COMPRESS_MIN, Some(dictionary));
-                if new.first() == Some(&ZSTD_DICTIONARY) && new.len() < old.len() {
+                if with_dictionary(&new) && new.len() < old.len() {
                     batch.parts.push(Reencoded {
                         address: address.clone(),
                         old,
