@@ -44,9 +44,11 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     };
     let connection = Connection::open_with_flags(path, flags)?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
-    // Page cache: 32 MB for the writer; 16 MB for each of the (up to 8 pooled) readers,
-    // whose caches otherwise fill to most of the process's peak RSS on large databases.
-    let cache_kib = if read_only { 16_384 } else { 32_768 };
+    // Page cache: 32 MB for the writer; 8 MB for each of the (up to 8 pooled) readers,
+    // whose caches otherwise fill to most of the process's peak RSS on large databases
+    // (100k bench with 8 KB pages: 16 MB per reader 244-282 MB peak RSS, 8 MB 253 MB,
+    // query latencies unchanged; bench/README.md, round 8).
+    let cache_kib = if read_only { 8_192 } else { 32_768 };
     connection.execute_batch(&format!(
         "PRAGMA foreign_keys = ON; PRAGMA cache_size = -{cache_kib}; PRAGMA temp_store = MEMORY;"
     ))?;
