@@ -65,3 +65,44 @@ async fn a_clean_shutdown_leaves_only_the_database_file() {
         "the WAL index is removed at shutdown"
     );
 }
+
+/// A new database keeps a pointer map (`auto_vacuum = INCREMENTAL`), and a clean
+/// shutdown gives the free pages back: after a delete, the stopped file has none.
+#[tokio::test]
+async fn a_clean_shutdown_returns_free_pages() {
+    use glassbox_model::ProjectId;
+    use glassbox_model::ingest::{EntityKind, IngestEvent};
+    use glassbox_store::{IngestStore, TraceStore};
+
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let store = SqliteStore::open(directory.path()).expect("open the embedded store");
+    let project = ProjectId("p".into());
+    let ids: Vec<String> = (0..200).map(|trace| format!("t{trace}")).collect();
+    let events = ids
+        .iter()
+        .map(|id| IngestEvent {
+            event_id: format!("e-{id}"),
+            event_type: "trace-create".into(),
+            timestamp: 1_740_823_200_000_000,
+            kind: EntityKind::Trace,
+            entity_id: id.clone(),
+            body: serde_json::json!({"id": id, "input": format!("{id} ").repeat(2_000)})
+                .as_object()
+                .cloned()
+                .expect("an object"),
+            snapshot: false,
+        })
+        .collect();
+    store.ingest(&project, events).await.expect("ingest");
+    store.delete_traces(&project, &ids).await.expect("delete");
+    store.shutdown();
+    let database = rusqlite::Connection::open(directory.path().join(crate::DATABASE_FILE))
+        .expect("open the stopped database");
+    let pragma = |name: &str| -> i64 {
+        database
+            .query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
+            .expect("pragma")
+    };
+    assert_eq!(pragma("auto_vacuum"), 2, "incremental");
+    assert_eq!(pragma("freelist_count"), 0);
+}
