@@ -1,7 +1,10 @@
-//! The backend conformance suite of `glassbox-store`, run against the embedded backend:
-//! every test gets a fresh database in its own temporary directory.
+//! The backend conformance suite of `glassbox-store`, run against the embedded backend
+//! (every test gets a fresh database in its own temporary directory), and what a clean
+//! shutdown leaves in the data directory.
 
-use glassbox_store::Stores;
+use glassbox_model::ProjectId;
+use glassbox_model::ingest::{EntityKind, IngestEvent};
+use glassbox_store::{IngestStore, Stores, TraceStore};
 use tempfile::TempDir;
 
 use crate::SqliteStore;
@@ -17,30 +20,28 @@ glassbox_store::conformance_suite!(fresh_backend());
 glassbox_store::prompt_conformance_suite!(fresh_backend());
 glassbox_store::user_conformance_suite!(fresh_backend());
 
+/// A `trace-create` event of trace `id`.
+fn trace_create(id: &str, body: serde_json::Value) -> IngestEvent {
+    IngestEvent {
+        event_id: format!("e-{id}"),
+        event_type: "trace-create".into(),
+        timestamp: 1_740_823_200_000_000,
+        kind: EntityKind::Trace,
+        entity_id: id.to_owned(),
+        body: body.as_object().cloned().expect("an object"),
+        snapshot: false,
+    }
+}
+
 /// A clean shutdown closes every connection, the pooled readers' first, so SQLite
 /// removes the `-wal` and `-shm` files with the last one and the database is one file
 /// (the `-shm` index alone was ~2 MB after a 10k-trace bench run).
 #[tokio::test]
 async fn a_clean_shutdown_leaves_only_the_database_file() {
-    use glassbox_model::ProjectId;
-    use glassbox_model::ingest::{EntityKind, IngestEvent};
-    use glassbox_store::{IngestStore, TraceStore};
-
     let directory = tempfile::tempdir().expect("temporary directory");
     let store = SqliteStore::open(directory.path()).expect("open the embedded store");
     let project = ProjectId("p".into());
-    let event = IngestEvent {
-        event_id: "e-1".into(),
-        event_type: "trace-create".into(),
-        timestamp: 1_740_823_200_000_000,
-        kind: EntityKind::Trace,
-        entity_id: "t".into(),
-        body: serde_json::json!({"id": "t", "name": "n"})
-            .as_object()
-            .cloned()
-            .expect("an object"),
-        snapshot: false,
-    };
+    let event = trace_create("t", serde_json::json!({"id": "t", "name": "n"}));
     store.ingest(&project, vec![event]).await.expect("ingest");
     // Two concurrent reads: two pooled reader connections.
     let (first, second) = tokio::join!(
@@ -70,27 +71,17 @@ async fn a_clean_shutdown_leaves_only_the_database_file() {
 /// shutdown gives the free pages back: after a delete, the stopped file has none.
 #[tokio::test]
 async fn a_clean_shutdown_returns_free_pages() {
-    use glassbox_model::ProjectId;
-    use glassbox_model::ingest::{EntityKind, IngestEvent};
-    use glassbox_store::{IngestStore, TraceStore};
-
     let directory = tempfile::tempdir().expect("temporary directory");
     let store = SqliteStore::open(directory.path()).expect("open the embedded store");
     let project = ProjectId("p".into());
     let ids: Vec<String> = (0..200).map(|trace| format!("t{trace}")).collect();
     let events = ids
         .iter()
-        .map(|id| IngestEvent {
-            event_id: format!("e-{id}"),
-            event_type: "trace-create".into(),
-            timestamp: 1_740_823_200_000_000,
-            kind: EntityKind::Trace,
-            entity_id: id.clone(),
-            body: serde_json::json!({"id": id, "input": format!("{id} ").repeat(2_000)})
-                .as_object()
-                .cloned()
-                .expect("an object"),
-            snapshot: false,
+        .map(|id| {
+            trace_create(
+                id,
+                serde_json::json!({"id": id, "input": format!("{id} ").repeat(2_000)}),
+            )
         })
         .collect();
     store.ingest(&project, events).await.expect("ingest");
