@@ -4,7 +4,6 @@
 //! on the async reactor.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -518,19 +517,18 @@ pub(crate) fn answer(completions: Vec<Completion>, outcome: impl Fn() -> StoreRe
 /// Read-only connections, opened lazily, at most [`READERS`] in use at once.
 pub(crate) struct Readers {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    /// Idle connections; `None` once [`Readers::close`] ran (connections are then
+    /// closed after use, not pooled).
+    idle: Mutex<Option<Vec<Connection>>>,
     permits: Semaphore,
-    /// Set by [`Readers::close`]: connections are closed after use, not pooled.
-    closed: AtomicBool,
 }
 
 impl Readers {
     pub(crate) fn new(path: PathBuf) -> Arc<Readers> {
         Arc::new(Readers {
             path,
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(Some(Vec::new())),
             permits: Semaphore::new(READERS),
-            closed: AtomicBool::new(false),
         })
     }
 
@@ -539,8 +537,7 @@ impl Readers {
     /// `-shm` files when it closes.
     pub(crate) fn close(&self) {
         if let Ok(mut idle) = self.idle.lock() {
-            self.closed.store(true, Ordering::SeqCst);
-            idle.clear();
+            idle.take();
         }
     }
 
@@ -553,14 +550,18 @@ impl Readers {
         let _permit = self.permits.acquire().await.map_err(internal)?;
         let readers = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
-            let pooled = readers.idle.lock().map_err(internal)?.pop();
+            let pooled = readers
+                .idle
+                .lock()
+                .map_err(internal)?
+                .as_mut()
+                .and_then(Vec::pop);
             let connection = match pooled {
                 Some(connection) => connection,
                 None => open(&readers.path, true).map_err(internal)?,
             };
             let result = read(&connection);
-            let mut idle = readers.idle.lock().map_err(internal)?;
-            if !readers.closed.load(Ordering::SeqCst) {
+            if let Some(idle) = readers.idle.lock().map_err(internal)?.as_mut() {
                 idle.push(connection);
             }
             result

@@ -33,7 +33,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
 
 use glassbox_model::ProjectId;
@@ -645,30 +645,36 @@ pub(crate) fn delete(
 type IdCache = HashMap<(String, String, u32), DictionaryHash>;
 static IDS: LazyLock<Mutex<IdCache>> = LazyLock::new(Mutex::default);
 
-/// The hash of the project's dictionary with header id `id` (bytes 4-8 of a zstd
-/// dictionary: its magic number, then the id, little-endian).
+/// The project's stored dictionaries: (hash, the id in the dictionary's header). A
+/// project has one, or a few while one is retired.
+fn stored_ids(connection: &Connection, project: &str) -> StoreResult<Vec<(DictionaryHash, u32)>> {
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = connection
+        .prepare_cached("SELECT hash, dict FROM payload_dictionaries WHERE project_id = ?1")
+        .and_then(|mut statement| {
+            statement
+                .query_map(params![project], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(internal)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(hash, dictionary)| {
+            let hash = DictionaryHash::try_from(hash.as_slice()).ok()?;
+            let id = zstd::zstd_safe::get_dict_id_from_dict(&dictionary)?.get();
+            Some((hash, id))
+        })
+        .collect())
+}
+
+/// The hash of the project's dictionary with header id `id`.
 fn hash_of_id(
     connection: &Connection,
     project: &str,
     id: u32,
 ) -> StoreResult<Option<DictionaryHash>> {
-    connection
-        .prepare_cached(
-            "SELECT hash FROM payload_dictionaries WHERE project_id = ?1 AND substr(dict, 5, 4) = ?2",
-        )
-        .and_then(|mut statement| {
-            statement
-                .query_map(params![project, &id.to_le_bytes()[..]], |row| {
-                    row.get::<_, Vec<u8>>(0)
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map(|hashes| {
-            hashes
-                .into_iter()
-                .find_map(|hash| DictionaryHash::try_from(hash.as_slice()).ok())
-        })
-        .map_err(internal)
+    Ok(stored_ids(connection, project)?
+        .into_iter()
+        .find_map(|(hash, stored)| (stored == id).then_some(hash)))
 }
 
 /// The header id of the project's dictionary `hash`, if it is stored and has one.
@@ -677,19 +683,9 @@ pub(crate) fn id_of(
     project: &str,
     hash: &DictionaryHash,
 ) -> StoreResult<Option<u32>> {
-    connection
-        .prepare_cached("SELECT dict FROM payload_dictionaries WHERE project_id = ?1 AND hash = ?2")
-        .and_then(|mut statement| {
-            statement
-                .query_row(params![project, &hash[..]], |row| row.get::<_, Vec<u8>>(0))
-                .optional()
-        })
-        .map(|dictionary| {
-            dictionary.and_then(|dictionary| {
-                zstd::zstd_safe::get_dict_id_from_dict(&dictionary).map(|id| id.get())
-            })
-        })
-        .map_err(internal)
+    Ok(stored_ids(connection, project)?
+        .into_iter()
+        .find_map(|(stored, id)| (stored == *hash).then_some(id)))
 }
 
 /// The digested dictionary with header id `id` of `project` (for codec-4 parts).

@@ -62,6 +62,14 @@ const ZSTD_DICTIONARY_ID: u8 = 4;
 /// The magic number that starts every zstd frame (RFC 8878, 3.1.1), little-endian.
 const ZSTD_MAGIC: [u8; 4] = 0xFD2F_B528u32.to_le_bytes();
 
+/// The whole zstd frame of a codec-4 part's bytes (its magic number put back) and the
+/// dictionary id its header names.
+fn codec_4_frame(rest: &[u8]) -> (Vec<u8>, Option<u32>) {
+    let frame = [&ZSTD_MAGIC[..], rest].concat();
+    let id = zstd::zstd_safe::get_dict_id_from_frame(&frame).map(|id| id.get());
+    (frame, id)
+}
+
 /// Whether `data` is a part compressed with a dictionary (codec 3 or 4).
 fn with_dictionary(data: &[u8]) -> bool {
     matches!(data.first(), Some(&(ZSTD_DICTIONARY | ZSTD_DICTIONARY_ID)))
@@ -156,11 +164,9 @@ fn decode_data(connection: &Connection, project: &str, data: &[u8]) -> Result<St
             unzstd(&rest[DICTIONARY_HASH_LEN..], Some(&decoder))
         }
         Some((&ZSTD_DICTIONARY_ID, rest)) => {
-            let frame = [&ZSTD_MAGIC[..], rest].concat();
-            let id = zstd::zstd_safe::get_dict_id_from_frame(&frame)
-                .ok_or("payload frame without a dictionary id")?;
-            let decoder =
-                crate::payload_dictionaries::decoder_by_id(connection, project, id.get())?;
+            let (frame, id) = codec_4_frame(rest);
+            let id = id.ok_or("payload frame without a dictionary id")?;
+            let decoder = crate::payload_dictionaries::decoder_by_id(connection, project, id)?;
             unzstd(&frame, Some(&decoder))
         }
         _ => Err("unknown payload codec".into()),
@@ -740,11 +746,7 @@ fn recompress_without(
 fn compressed_with(data: &[u8], hash: &DictionaryHash, id: Option<u32>) -> bool {
     match data.split_first() {
         Some((&ZSTD_DICTIONARY, rest)) => rest.starts_with(hash),
-        Some((&ZSTD_DICTIONARY_ID, rest)) => {
-            let frame = [&ZSTD_MAGIC[..], rest].concat();
-            id.is_some()
-                && zstd::zstd_safe::get_dict_id_from_frame(&frame).map(|found| found.get()) == id
-        }
+        Some((&ZSTD_DICTIONARY_ID, rest)) => id.is_some() && codec_4_frame(rest).1 == id,
         _ => false,
     }
 }
