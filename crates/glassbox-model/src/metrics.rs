@@ -748,32 +748,71 @@ impl LogSketch {
         None
     }
 
+    /// The stored form: LEB128 varints of the zero count, then of each bucket's index
+    /// (zigzag, as the step from the previous bucket's) and count. Neighbouring buckets
+    /// of small counts take 2 bytes, where fixed-width fields took 12 (issue 8: bytes on
+    /// disk).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(8 + self.buckets.len() * 12);
-        bytes.extend_from_slice(&self.zeros.to_le_bytes());
+        let mut bytes = Vec::with_capacity(2 + self.buckets.len() * 3);
+        push_varint(&mut bytes, self.zeros);
+        let mut previous = 0i64;
         for (index, count) in &self.buckets {
-            bytes.extend_from_slice(&index.to_le_bytes());
-            bytes.extend_from_slice(&count.to_le_bytes());
+            let step = i64::from(*index) - previous;
+            previous = i64::from(*index);
+            push_varint(&mut bytes, ((step << 1) ^ (step >> 63)) as u64);
+            push_varint(&mut bytes, *count);
         }
         bytes
     }
 
+    /// Reads [`LogSketch::to_bytes`]; malformed bytes give what was read up to them.
     pub fn from_bytes(bytes: &[u8]) -> LogSketch {
         let mut sketch = LogSketch::default();
-        if bytes.len() < 8 {
+        let mut rest = bytes;
+        let Some(zeros) = take_varint(&mut rest) else {
             return sketch;
-        }
-        sketch.zeros = u64::from_le_bytes(bytes[..8].try_into().unwrap_or([0; 8]));
-        for chunk in bytes[8..].chunks_exact(12) {
-            let index = i32::from_le_bytes(chunk[..4].try_into().unwrap_or([0; 4]));
-            let count = u64::from_le_bytes(chunk[4..].try_into().unwrap_or([0; 8]));
+        };
+        sketch.zeros = zeros;
+        let mut index = 0i64;
+        while !rest.is_empty() {
+            let (Some(zigzag), Some(count)) = (take_varint(&mut rest), take_varint(&mut rest))
+            else {
+                break;
+            };
+            let step = (zigzag >> 1) as i64 ^ -((zigzag & 1) as i64);
+            index = index.saturating_add(step);
+            let Ok(bucket) = i32::try_from(index) else {
+                break;
+            };
             if count > 0 {
-                sketch.buckets.push((index, count));
+                sketch.buckets.push((bucket, count));
             }
         }
         sketch.buckets.sort_by_key(|(index, _)| *index);
+        sketch.buckets.dedup_by_key(|(index, _)| *index);
         sketch
     }
+}
+
+fn push_varint(bytes: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        bytes.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    bytes.push(value as u8);
+}
+
+/// The LEB128 varint at the start of `bytes`, which then starts after it.
+fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for (position, byte) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(byte & 0x7f) << (7 * position);
+        if byte & 0x80 == 0 {
+            *bytes = &bytes[position + 1..];
+            return Some(value);
+        }
+    }
+    None
 }
 
 /// Index (0-based) of the nearest-rank `q` quantile among `n` sorted values.
@@ -1218,6 +1257,34 @@ mod tests {
         sketch.add(500.0, -1);
         assert_eq!(sketch.count(), 999);
         assert_eq!(LogSketch::from_bytes(&sketch.to_bytes()), sketch);
+    }
+
+    #[test]
+    fn sketches_are_stored_compactly_and_read_back() {
+        let mut sketch = LogSketch::default();
+        for value in [0.0, 0.0, 0.5, 1.0, 1.0, 2.0, 3.0, 1e6, 1e-6, 1e-3] {
+            sketch.add(value, 1);
+        }
+        sketch.add(7.0, 300);
+        let bytes = sketch.to_bytes();
+        assert!(
+            bytes.len() <= 1 + sketch.buckets.len() * 4,
+            "{} bytes",
+            bytes.len()
+        );
+        assert_eq!(LogSketch::from_bytes(&bytes), sketch);
+        assert_eq!(LogSketch::from_bytes(&[]), LogSketch::default());
+        // A truncated sketch keeps the buckets before the cut.
+        let cut = LogSketch::from_bytes(&bytes[..bytes.len() - 1]);
+        assert_eq!(cut.buckets, sketch.buckets[..sketch.buckets.len() - 1]);
+        // Arbitrary bytes never panic.
+        for seed in 0..64u8 {
+            let noise: Vec<u8> = (0..40u8)
+                .map(|i| seed.wrapping_mul(37).wrapping_add(i.wrapping_mul(101)))
+                .collect();
+            let read = LogSketch::from_bytes(&noise);
+            assert!(read.buckets.windows(2).all(|pair| pair[0].0 < pair[1].0));
+        }
     }
 
     #[test]

@@ -52,6 +52,7 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
         "PRAGMA foreign_keys = ON; PRAGMA cache_size = -{cache_kib}; PRAGMA temp_store = MEMORY;"
     ))?;
     crate::payloads::register(&connection, path)?;
+    crate::details::register(&connection)?;
     if !read_only {
         // A new database gets [`PAGE_SIZE`] pages and a pointer map that lets free pages
         // go back to the file system (see `return_free_pages`); an existing one keeps its

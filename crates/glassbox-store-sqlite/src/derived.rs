@@ -22,6 +22,7 @@ use glassbox_model::{JsonObject, Micros, Observation, ProjectId, Trace};
 use glassbox_store::StoreResult;
 
 use crate::connection::internal;
+use crate::details::{COST_DETAILS_SQL, USAGE_DETAILS_SQL};
 use crate::sql::{query_all, query_optional};
 
 // ---------------------------------------------------------------------------------------
@@ -174,7 +175,7 @@ impl Measures {
         Measures::of_maps(&observation.usage_details, &observation.cost_details)
     }
 
-    fn of_maps(usage: &JsonObject, cost: &JsonObject) -> Measures {
+    pub(crate) fn of_maps(usage: &JsonObject, cost: &JsonObject) -> Measures {
         let tokens = |needle| sum_keys_containing(usage, needle).unwrap_or(0.0) as i64;
         Measures {
             input_tokens: tokens("input"),
@@ -788,7 +789,7 @@ pub(crate) fn rebuild_if_needed(connection: &Connection) -> Result<(), String> {
             let first = 5;
             let mut statement = connection
                 .prepare(&format!(
-                    "SELECT o.rowid, o.project_id, o.usage_details, o.cost_details, t.user_id, {} \
+                    "SELECT o.rowid, o.project_id, {USAGE_DETAILS_SQL}, {COST_DETAILS_SQL}, t.user_id, {} \
                      FROM observations o LEFT JOIN traces t ON t.project_id = o.project_id AND t.id = o.trace_id",
                     fact_columns("o")
                 ))
@@ -923,6 +924,7 @@ mod tests {
 
     fn dump(dir: &std::path::Path, sql: &str) -> Vec<String> {
         let connection = rusqlite::Connection::open(dir.join(crate::DATABASE_FILE)).unwrap();
+        crate::details::register(&connection).unwrap();
         let mut statement = connection.prepare(sql).unwrap();
         let width = statement.column_count();
         statement
@@ -964,30 +966,42 @@ mod tests {
         }
     }
 
-    const MEASURES_SQL: &str = "SELECT project_id, id, input_tokens, output_tokens, total_tokens, input_cost, \
-        output_cost, usage_details, cost_details FROM observations ORDER BY project_id, id";
+    const MEASURES_SQL: &str = concat!(
+        "SELECT o.project_id, o.id, o.input_tokens, o.output_tokens, o.total_tokens, o.input_cost, o.output_cost, ",
+        crate::details::usage_details_sql!(),
+        ", ",
+        crate::details::cost_details_sql!(),
+        " FROM observations o ORDER BY o.project_id, o.id"
+    );
     const OBSERVATION_CELLS_SQL: &str =
         "SELECT * FROM rollup_observations_daily ORDER BY project_id, bucket, key";
     const USER_CELLS_SQL: &str =
         "SELECT * FROM rollup_users_daily ORDER BY project_id, bucket, key";
 
     /// Empties the rollups and the measure columns, as after an upgrade from a version
-    /// without them, and asks for the rebuild at the next start.
+    /// without them (whose rows hold every usage and cost map as text), and asks for the
+    /// rebuild at the next start.
     fn forget_derived(dir: &std::path::Path) {
         let connection = rusqlite::Connection::open(dir.join(crate::DATABASE_FILE)).unwrap();
+        crate::details::register(&connection).unwrap();
         connection
-            .execute_batch(
-                "DELETE FROM rollup_observations_daily; DELETE FROM rollup_users_daily; \
+            .execute_batch(&format!(
+                "UPDATE observations AS o SET provided_usage_details = {}, usage_details = {}, cost_details = {}; \
+                 DELETE FROM rollup_observations_daily; DELETE FROM rollup_users_daily; \
                  UPDATE observations SET input_tokens = 0, output_tokens = 0, total_tokens = 0, input_cost = 0, \
                  output_cost = 0; \
                  INSERT OR REPLACE INTO derived_state (name, value) VALUES ('rebuild_metrics', 1);",
-            )
+                crate::details::PROVIDED_USAGE_DETAILS_SQL,
+                crate::details::USAGE_DETAILS_SQL,
+                crate::details::COST_DETAILS_SQL,
+            ))
             .unwrap();
     }
 
     /// The measure columns of every stored row are the ones of its usage and cost maps.
     fn check_measures(dir: &std::path::Path) {
         let connection = rusqlite::Connection::open(dir.join(crate::DATABASE_FILE)).unwrap();
+        crate::details::register(&connection).unwrap();
         let mut statement = connection.prepare(MEASURES_SQL).unwrap();
         let rows: Vec<(String, Measures, Measures)> = statement
             .query_map([], |row| {

@@ -9,7 +9,9 @@
 //! derived from other tables that PostgreSQL computes its own way, into [`SQLITE_ONLY`];
 //! a column stored in another form than its logical value is decoded in
 //! [`logical_value`] (today: the content-addressed payloads of `payloads.rs`, whose
-//! manifests stand in for large input/output/metadata values and event bodies).
+//! manifests stand in for large input/output/metadata values and event bodies) or read
+//! through an SQL expression in [`EXPANDED_COLUMNS`] (the usage and cost maps that
+//! `details.rs` keeps as the measure columns).
 //! [`SqliteExport::open`] refuses a database with a table it does not know, and a test
 //! checks that the current schema has none.
 
@@ -21,6 +23,7 @@ use rusqlite::{Connection, OpenFlags, params_from_iter};
 use glassbox_store::copy::{CopyChunk, CopyValue};
 
 use crate::DATABASE_FILE;
+use crate::details;
 use crate::media::{MEDIA_DIR, project_dir_name};
 use crate::migrations::LATEST_VERSION;
 use crate::payloads;
@@ -77,6 +80,18 @@ const PAYLOAD_COLUMNS: &[(&str, &str)] = &[
     ("observations", "input"),
     ("observations", "output"),
     ("observations", "metadata"),
+];
+
+/// Columns read through an SQL expression (table alias `o`) that gives their logical
+/// value (`details.rs`).
+const EXPANDED_COLUMNS: &[(&str, &str, &str)] = &[
+    (
+        "observations",
+        "provided_usage_details",
+        details::PROVIDED_USAGE_DETAILS_SQL,
+    ),
+    ("observations", "usage_details", details::USAGE_DETAILS_SQL),
+    ("observations", "cost_details", details::COST_DETAILS_SQL),
 ];
 
 /// The event log's body, which may be stored as a body blob (`payloads::store_body`).
@@ -202,6 +217,7 @@ impl SqliteExport {
         connection
             .busy_timeout(std::time::Duration::from_secs(10))
             .map_err(failed("setting the busy timeout"))?;
+        details::register(&connection).map_err(failed("registering functions"))?;
         let version: i64 = connection
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .map_err(failed("reading the schema version"))?;
@@ -346,7 +362,15 @@ impl SqliteExport {
         let column_list = table
             .columns
             .iter()
-            .map(|column| quote(column))
+            .map(|column| {
+                EXPANDED_COLUMNS
+                    .iter()
+                    .find(|(name, expanded, _)| *name == table.name && expanded == column)
+                    .map_or_else(
+                        || quote(column),
+                        |(_, _, expression)| (*expression).to_owned(),
+                    )
+            })
             .collect::<Vec<_>>()
             .join(", ");
         let snapshots = table.name == "ingest_events";
@@ -357,7 +381,7 @@ impl SqliteExport {
         let source = if snapshots {
             event_chunk_source(after, limit, &mut bound)
         } else {
-            quote(table.name)
+            format!("{} AS o", quote(table.name))
         };
         let mut sql = format!(
             "SELECT {key_list}, {column_list}{} FROM {source}",

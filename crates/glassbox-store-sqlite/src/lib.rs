@@ -18,6 +18,7 @@ mod dataset_runs;
 mod datasets;
 mod deferred_rollups;
 mod derived;
+mod details;
 pub mod export;
 mod media;
 mod metrics;

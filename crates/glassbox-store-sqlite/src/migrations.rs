@@ -52,6 +52,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         18,
         include_str!("../migrations/0018_payload_recent_addresses.sql"),
     ),
+    (
+        19,
+        include_str!("../migrations/0019_compact_latency_sketches.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

@@ -14,6 +14,7 @@ use glassbox_model::usage::sum_keys_containing;
 use glassbox_store::{PromptUsageQuery, StoreResult};
 
 use crate::connection::internal;
+use crate::details::USAGE_DETAILS_SQL;
 
 #[derive(Default)]
 struct Accumulator {
@@ -89,7 +90,7 @@ pub(crate) fn usage(
     {
         let mut statement = connection
             .prepare(&format!(
-                "SELECT o.prompt_id, o.start_time, o.end_time, o.usage_details, o.total_cost \
+                "SELECT o.prompt_id, o.start_time, o.end_time, {USAGE_DETAILS_SQL}, o.total_cost \
                  FROM observations o WHERE {condition}"
             ))
             .map_err(internal)?;

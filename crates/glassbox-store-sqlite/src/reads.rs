@@ -14,6 +14,7 @@ use glassbox_store::{
 
 use crate::SqliteStore;
 use crate::connection::internal;
+use crate::details::{COST_DETAILS_SQL, USAGE_DETAILS_SQL};
 use crate::rows::{
     OBSERVATION_COLUMNS, SCORE_COLUMNS, TRACE_COLUMNS, observation_from_row, score_from_row,
     session_from_row, trace_from_row,
@@ -63,23 +64,23 @@ impl ColumnResolver for TraceColumns {
             "totalCost" => format!("(SELECT COALESCE(SUM(o.total_cost), 0) {observations})"),
             "inputCost" => format!(
                 "(SELECT COALESCE(SUM({}), 0) {observations})",
-                sum_keys("o.cost_details", "input")
+                sum_keys(COST_DETAILS_SQL, "input")
             ),
             "outputCost" => format!(
                 "(SELECT COALESCE(SUM({}), 0) {observations})",
-                sum_keys("o.cost_details", "output")
+                sum_keys(COST_DETAILS_SQL, "output")
             ),
             "inputTokens" => format!(
                 "(SELECT COALESCE(SUM({}), 0) {observations})",
-                sum_keys("o.usage_details", "input")
+                sum_keys(USAGE_DETAILS_SQL, "input")
             ),
             "outputTokens" => format!(
                 "(SELECT COALESCE(SUM({}), 0) {observations})",
-                sum_keys("o.usage_details", "output")
+                sum_keys(USAGE_DETAILS_SQL, "output")
             ),
             "totalTokens" | "tokens" => {
                 format!(
-                    "(SELECT COALESCE(SUM(json_extract(o.usage_details, '$.total')), 0) {observations})"
+                    "(SELECT COALESCE(SUM(json_extract({USAGE_DETAILS_SQL}, '$.total')), 0) {observations})"
                 )
             }
             _ => return None,
@@ -295,15 +296,15 @@ impl ColumnResolver for ObservationColumns {
             "endTime" => "o.end_time".into(),
             "timeToFirstToken" => "((o.completion_start_time - o.start_time) / 1e6)".into(),
             "latency" => "((o.end_time - o.start_time) / 1e6)".into(),
-            "inputCost" => sum_keys("o.cost_details", "input"),
-            "outputCost" => sum_keys("o.cost_details", "output"),
+            "inputCost" => sum_keys(COST_DETAILS_SQL, "input"),
+            "outputCost" => sum_keys(COST_DETAILS_SQL, "output"),
             "totalCost" => "o.total_cost".into(),
             "level" => "o.level".into(),
             "statusMessage" => "o.status_message".into(),
             "model" | "providedModelName" => "o.model".into(),
-            "inputTokens" => sum_keys("o.usage_details", "input"),
-            "outputTokens" => sum_keys("o.usage_details", "output"),
-            "totalTokens" | "tokens" => "json_extract(o.usage_details, '$.total')".into(),
+            "inputTokens" => sum_keys(USAGE_DETAILS_SQL, "input"),
+            "outputTokens" => sum_keys(USAGE_DETAILS_SQL, "output"),
+            "totalTokens" | "tokens" => format!("json_extract({USAGE_DETAILS_SQL}, '$.total')"),
             "metadata" => "gb_json(o.project_id, o.metadata)".into(),
             "version" => "o.version".into(),
             "promptName" => "o.prompt_name".into(),

@@ -15,6 +15,7 @@ use glassbox_store::StoreResult;
 
 use crate::connection::internal;
 use crate::derived::Measures;
+use crate::details::{self, cost_details_sql, provided_usage_details_sql, usage_details_sql};
 use crate::payloads;
 use crate::sql::query_optional;
 
@@ -203,20 +204,34 @@ pub(crate) fn upsert_trace(
     Ok(())
 }
 
-/// `metadata`, `input` and `output` may be payload manifests: `gb_json` reassembles them.
-pub(crate) const OBSERVATION_COLUMNS: &str = "o.id, o.trace_id, o.parent_observation_id, o.type, o.name, o.start_time, \
-    o.end_time, o.completion_start_time, o.environment, gb_json(o.project_id, o.metadata), o.level, o.status_message, \
-    o.version, gb_json(o.project_id, o.input), gb_json(o.project_id, o.output), o.model, o.internal_model_id, o.model_parameters, o.provided_usage_details, o.usage_details, \
-    o.provided_cost_details, o.cost_details, o.total_cost, o.prompt_id, o.prompt_name, o.prompt_version, \
-    o.created_at, o.updated_at, o.is_app_root";
+/// `metadata`, `input` and `output` may be payload manifests: `gb_json` reassembles them;
+/// the usage and cost maps may be stored as the measure columns (`details.rs`).
+pub(crate) const OBSERVATION_COLUMNS: &str = concat!(
+    "o.id, o.trace_id, o.parent_observation_id, o.type, o.name, o.start_time, o.end_time, \
+     o.completion_start_time, o.environment, gb_json(o.project_id, o.metadata), o.level, o.status_message, \
+     o.version, gb_json(o.project_id, o.input), gb_json(o.project_id, o.output), o.model, o.internal_model_id, \
+     o.model_parameters, ",
+    provided_usage_details_sql!(),
+    ", ",
+    usage_details_sql!(),
+    ", o.provided_cost_details, ",
+    cost_details_sql!(),
+    ", o.total_cost, o.prompt_id, o.prompt_name, o.prompt_version, o.created_at, o.updated_at, o.is_app_root"
+);
 
 /// [`OBSERVATION_COLUMNS`] with `metadata`, `input` and `output` as stored (for the
 /// writer, which resolves them with [`observation_from_stored_row`]).
-pub(crate) const STORED_OBSERVATION_COLUMNS: &str = "o.id, o.trace_id, o.parent_observation_id, o.type, o.name, \
-    o.start_time, o.end_time, o.completion_start_time, o.environment, o.metadata, o.level, o.status_message, \
-    o.version, o.input, o.output, o.model, o.internal_model_id, o.model_parameters, o.provided_usage_details, \
-    o.usage_details, o.provided_cost_details, o.cost_details, o.total_cost, o.prompt_id, o.prompt_name, \
-    o.prompt_version, o.created_at, o.updated_at, o.is_app_root";
+pub(crate) const STORED_OBSERVATION_COLUMNS: &str = concat!(
+    "o.id, o.trace_id, o.parent_observation_id, o.type, o.name, o.start_time, o.end_time, \
+     o.completion_start_time, o.environment, o.metadata, o.level, o.status_message, o.version, o.input, o.output, \
+     o.model, o.internal_model_id, o.model_parameters, ",
+    provided_usage_details_sql!(),
+    ", ",
+    usage_details_sql!(),
+    ", o.provided_cost_details, ",
+    cost_details_sql!(),
+    ", o.total_cost, o.prompt_id, o.prompt_name, o.prompt_version, o.created_at, o.updated_at, o.is_app_root"
+);
 
 /// An observation read with [`STORED_OBSERVATION_COLUMNS`] on `connection`.
 pub(crate) fn observation_from_stored_row(
@@ -334,10 +349,14 @@ pub(crate) fn upsert_observation(
         observation.model.clone().into(),
         observation.internal_model_id.clone().into(),
         observation.model_parameters.as_ref().map(json_text).into(),
-        object_text(&observation.provided_usage_details).into(),
-        object_text(&observation.usage_details).into(),
+        details::stored_provided_usage(
+            &observation.provided_usage_details,
+            &observation.usage_details,
+        )
+        .into(),
+        details::stored_usage(&observation.usage_details, &measures).into(),
         object_text(&observation.provided_cost_details).into(),
-        object_text(&observation.cost_details).into(),
+        details::stored_cost(&observation.cost_details, &measures, observation.total_cost).into(),
         observation.total_cost.into(),
         observation.prompt_id.clone().into(),
         observation.prompt_name.clone().into(),

@@ -10,6 +10,7 @@ use glassbox_store::{StoreResult, TraceRowStats, UiViewStore};
 
 use crate::SqliteStore;
 use crate::connection::internal;
+use crate::details::USAGE_DETAILS_SQL;
 use crate::sql::sum_keys;
 
 #[async_trait]
@@ -31,12 +32,12 @@ impl UiViewStore for SqliteStore {
                 let mut stats: HashMap<String, TraceRowStats> = HashMap::new();
                 let observations = format!(
                     "SELECT o.trace_id, COALESCE(SUM({input}), 0), COALESCE(SUM({output}), 0), \
-                     COALESCE(SUM(json_extract(o.usage_details, '$.total')), 0), \
+                     COALESCE(SUM(json_extract({USAGE_DETAILS_SQL}, '$.total')), 0), \
                      CASE WHEN SUM(o.level = 'ERROR') > 0 THEN 'ERROR' WHEN SUM(o.level = 'WARNING') > 0 THEN 'WARNING' \
                      WHEN SUM(o.level = 'DEFAULT') > 0 THEN 'DEFAULT' ELSE 'DEBUG' END, COUNT(*) \
                      FROM observations o WHERE o.project_id = ?1 AND o.trace_id IN ({placeholders}) GROUP BY o.trace_id",
-                    input = sum_keys("o.usage_details", "input"),
-                    output = sum_keys("o.usage_details", "output"),
+                    input = sum_keys(USAGE_DETAILS_SQL, "input"),
+                    output = sum_keys(USAGE_DETAILS_SQL, "output"),
                 );
                 let mut statement = connection.prepare(&observations).map_err(internal)?;
                 let mut rows = statement.query(params_from_iter(values.iter())).map_err(internal)?;
