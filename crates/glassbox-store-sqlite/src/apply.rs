@@ -460,9 +460,9 @@ impl Arrived {
         }
     }
 
-    /// The request's large values compressed for the writer ([`payloads::prepare`]):
-    /// the planned columns of the prefolded spans, and the large body fields of the
-    /// other events (which the writer folds, so it may store other values too).
+    /// The request's values compressed for the writer ([`payloads::prepare`]): the
+    /// planned columns of the prefolded spans (short ones too), and the large body fields
+    /// of the other events (which the writer folds, so it may store other values too).
     pub(crate) fn prepare(&self, dictionary: Option<&Dictionary>, sample: bool) -> Prepared {
         let others: Vec<payloads::PlannedValue> = self
             .events
@@ -477,7 +477,7 @@ impl Arrived {
             .prefolded
             .values()
             .flat_map(|prefolded| prefolded.columns.values());
-        payloads::prepare(others.iter().chain(prefolded), dictionary, sample)
+        payloads::prepare(&others, prefolded, dictionary, sample)
     }
 }
 

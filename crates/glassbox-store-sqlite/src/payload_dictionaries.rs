@@ -21,9 +21,12 @@
 //!    beside the writer, each stored by one writer closure that first checks the
 //!    dictionary is still live. When done, the row's `reencoded` is set; a start resumes
 //!    the re-encodings left unfinished.
+//!    Short trace and observation values are compressed with it in their rows too
+//!    (manifest `Z`, a codec-4 frame), under the same check.
 //! 5. A dictionary holds fragments of its samples, so when a delete sweeps away a payload
-//!    that was a sample, the project's parts are re-encoded without the dictionary, the
-//!    dictionary row is deleted, and sampling starts again (`payloads::sweep`).
+//!    that was a sample, the project's parts (and row values) compressed with it are
+//!    stored again without it, the dictionary row is deleted, and sampling starts again
+//!    (`payloads::sweep`).
 //!
 //! Every committed state decodes: a codec-3 part is only written while its dictionary's
 //! row is committed and live, and the transaction that deletes the row re-encodes its
@@ -340,21 +343,50 @@ fn train_and_store(
         milliseconds = started.elapsed().as_millis() as u64,
         "payload dictionary trained"
     );
-    let hash = dictionary_hash(&dictionary);
     let addresses: Vec<u8> = samples
         .iter()
         .flat_map(|(address, _)| address.iter().copied())
         .collect();
-    let digested = Dictionary::digest(hash, &dictionary).ok_or("a dictionary without an id")?;
     let writer = writer.upgrade().ok_or("the store is closed")?;
     let owner = project.clone();
-    let id = digested.id;
-    writer
+    let (hash, dictionary) = writer
         .write_blocking(move |connection| {
-            store_dictionary(connection, &owner, &hash, id, &dictionary, &addresses)
+            let dictionary = with_small_id(connection, &owner, dictionary)?;
+            let hash = dictionary_hash(&dictionary);
+            let id = zstd::zstd_safe::get_dict_id_from_dict(&dictionary)
+                .map(|id| id.get())
+                .ok_or_else(|| StoreError::Internal("a dictionary without an id".into()))?;
+            store_dictionary(connection, &owner, &hash, id, &dictionary, &addresses)?;
+            Ok((hash, dictionary))
         })
         .map_err(|error| error.to_string())?;
+    let digested = Dictionary::digest(hash, &dictionary).ok_or("a dictionary without an id")?;
     Ok(Arc::new(digested))
+}
+
+/// Offset and length of the dictionary id in a zstd dictionary's header (after its
+/// 4-byte magic number).
+const DICTIONARY_ID_AT: std::ops::Range<usize> = 4..8;
+
+/// `dictionary` with the smallest id from 1 to 255 that none of the project's stored
+/// dictionaries has (zstd's trainer picks a random 32-bit one). A frame's header names
+/// its dictionary in as few bytes as the id needs: 1 byte instead of 4 per payload part
+/// and compressed value. Unchanged when all 255 are taken.
+fn with_small_id(
+    connection: &Connection,
+    project: &ProjectId,
+    mut dictionary: Vec<u8>,
+) -> StoreResult<Vec<u8>> {
+    let taken: HashSet<u32> = stored_ids(connection, project.as_str())?
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    if let Some(id) = (1..=255u32).find(|id| !taken.contains(id))
+        && let Some(header) = dictionary.get_mut(DICTIONARY_ID_AT)
+    {
+        header.copy_from_slice(&id.to_le_bytes());
+    }
+    Ok(dictionary)
 }
 
 fn store_dictionary(

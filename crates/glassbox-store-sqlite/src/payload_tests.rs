@@ -176,8 +176,14 @@ fn generation(trace: usize) -> Vec<IngestEvent> {
         &id,
         "generation-create",
         json!({"id": id, "traceId": format!("t{trace}"), "type": "GENERATION",
-               "startTime": 1_740_823_200_000_000i64 + trace as i64, "input": chat(trace as u64, 10)}),
+               "startTime": 1_740_823_200_000_000i64 + trace as i64, "input": chat(trace as u64, 10),
+               "output": short_output(trace)}),
     )]
+}
+
+/// A value short enough to stay in its row.
+fn short_output(trace: usize) -> Value {
+    json!({"role": "assistant", "content": format!("the forecast for paris says rain, summary {trace}")})
 }
 
 /// Every generation of `traces` reads back the input [`generation`] sent.
@@ -193,6 +199,7 @@ async fn assert_inputs_read_back(
             .unwrap()
             .unwrap();
         assert_eq!(stored.input, Some(chat(trace as u64, 10)));
+        assert_eq!(stored.output, Some(short_output(trace)));
     }
 }
 
@@ -227,12 +234,29 @@ async fn dictionary_compresses_parts_and_is_retired_when_a_sample_is_deleted() {
         count(dir.path(), "SELECT COUNT(*) FROM payload_dictionaries"),
         1
     );
+    // The project's first dictionary gets id 1 (one byte in each frame header).
+    let dictionary: Vec<u8> = rusqlite::Connection::open(dir.path().join(crate::DATABASE_FILE))
+        .unwrap()
+        .query_row("SELECT dict FROM payload_dictionaries", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(dictionary[4..8], 1u32.to_le_bytes());
     for trace in 40..60 {
         store.ingest(&project, generation(trace)).await.unwrap();
     }
     let with_dictionary = "SELECT COUNT(*) FROM payloads WHERE substr(data, 1, 1) = x'04'";
     // Traces 40..60 at least (training may finish before traces 30..40 are written).
     assert!(count(dir.path(), with_dictionary) >= 200);
+    // Their short outputs are compressed in their rows, with the same dictionary.
+    let compressed_outputs = "SELECT COUNT(*) FROM observations WHERE typeof(output) = 'blob' AND substr(output, 1, 1) = x'5A'";
+    assert!(count(dir.path(), compressed_outputs) >= 20);
+    assert!(
+        count(
+            dir.path(),
+            "SELECT MAX(length(output)) FROM observations WHERE typeof(output) = 'blob'"
+        ) < short_output(59).to_string().len() as i64
+    );
     let plain_bytes = count(
         dir.path(),
         "SELECT CAST(AVG(length(data)) AS INTEGER) FROM payloads WHERE substr(data, 1, 1) <> x'04'",
@@ -269,6 +293,7 @@ async fn dictionary_compresses_parts_and_is_retired_when_a_sample_is_deleted() {
         0
     );
     assert_eq!(count(dir.path(), with_dictionary), 0);
+    assert_eq!(count(dir.path(), compressed_outputs), 0);
     assert_eq!(
         count(
             dir.path(),
@@ -279,9 +304,10 @@ async fn dictionary_compresses_parts_and_is_retired_when_a_sample_is_deleted() {
     assert!(store.dictionaries.current(&project).is_none());
     assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM payloads"), 590);
     assert_inputs_read_back(&store, &project, 1..60).await;
-    // Parts written after the retirement are stored without it.
+    // Parts and short values written after the retirement are stored without it.
     store.ingest(&project, generation(60)).await.unwrap();
     assert_eq!(count(dir.path(), with_dictionary), 0);
+    assert_eq!(count(dir.path(), compressed_outputs), 0);
 }
 
 async fn wait_for_dictionary(store: &SqliteStore, project: &ProjectId) {

@@ -18,7 +18,10 @@
 //! `,` `]`), then the parts, each `i` + u32 LE length + JSON text (short array elements)
 //! or `h` + the 16-byte address of a payload. Splitting arrays makes every chat message
 //! its own payload, so a history re-sent on every call is stored once. Values whose text
-//! is shorter than [`INLINE_MAX`] stay plain TEXT; so do all rows written before.
+//! is shorter than [`INLINE_MAX`] stay in the row: plain TEXT, or, in a trace or
+//! observation column of a project with a live dictionary, the manifest `Z` + a codec-4
+//! frame of the text when that is shorter ([`INLINE_COMPRESS_MIN`]); rows written
+//! before keep their TEXT.
 //!
 //! Reads reassemble in SQL with `gb_json(project_id, column)` (registered on every
 //! connection by [`register`]), or in Rust with [`read_text`].
@@ -51,6 +54,12 @@ const PART_INLINE_MAX: usize = 64;
 /// does not save 1/8); with one, every stored part is.
 const COMPRESS_MIN: usize = 512;
 const ADDRESS_LEN: usize = 16;
+/// Row values (shorter than [`INLINE_MAX`]) from this length on are compressed with the
+/// project's dictionary when it has one: on the 10k-trace bench, 47 of the 90 bytes per
+/// span that such values take (bench/README.md, round 9).
+const INLINE_COMPRESS_MIN: usize = 24;
+/// Manifest tag of a row value compressed alone with a dictionary: then a codec-4 frame.
+const COMPRESSED_INLINE: u8 = b'Z';
 /// Largest decompressed part accepted from a frame header (request bodies are smaller).
 const PART_MAX: u64 = 256 << 20;
 
@@ -207,6 +216,8 @@ fn unzstd(
 pub(crate) struct Prepared {
     /// Stored form (codec byte + bytes) by address.
     parts: HashMap<[u8; ADDRESS_LEN], Vec<u8>>,
+    /// Compressed manifests of short row values, by their text.
+    inline: HashMap<String, Vec<u8>>,
     /// The dictionary the parts were compressed with.
     dictionary: Option<DictionaryHash>,
     /// Without a dictionary (and if the project samples): (address, text) of the parts,
@@ -218,17 +229,22 @@ thread_local! {
     /// The writer's prepared parts of the request it is applying.
     static PREPARED: std::cell::RefCell<HashMap<[u8; ADDRESS_LEN], Vec<u8>>> =
         std::cell::RefCell::new(HashMap::new());
+    /// The writer's prepared compressed row values of the request it is applying.
+    static PREPARED_INLINE: std::cell::RefCell<HashMap<String, Vec<u8>>> =
+        std::cell::RefCell::new(HashMap::new());
     /// The live dictionary of the project whose request the writer is applying: parts
     /// that were not prepared (values the fold changed) are compressed with it.
     static WRITER_DICTIONARY: std::cell::RefCell<Option<Arc<Dictionary>>> =
         const { std::cell::RefCell::new(None) };
 }
 
-/// The parts of `planned` values, compressed (CPU work that can run beside the writer)
-/// with the project's `dictionary` if it has one; `sample` keeps their texts as training
-/// samples.
+/// The parts of `planned` values and of `columns` (values of trace or observation
+/// columns), compressed (CPU work that can run beside the writer) with the project's
+/// `dictionary` if it has one, and so are the short texts of `columns`; `sample` keeps
+/// the parts' texts as training samples.
 pub(crate) fn prepare<'a>(
     planned: impl IntoIterator<Item = &'a PlannedValue>,
+    columns: impl IntoIterator<Item = &'a PlannedValue>,
     dictionary: Option<&Dictionary>,
     sample: bool,
 ) -> Prepared {
@@ -237,7 +253,22 @@ pub(crate) fn prepare<'a>(
         ..Prepared::default()
     };
     let sample = sample && dictionary.is_none();
-    for (address, text) in planned.into_iter().flat_map(|planned| &planned.parts) {
+    let columns: Vec<&PlannedValue> = columns.into_iter().collect();
+    if let Some(dictionary) = dictionary {
+        for column in &columns {
+            if let SqlValue::Text(text) = &column.column
+                && !prepared.inline.contains_key(text)
+                && let Some(manifest) = compress_inline(text, dictionary)
+            {
+                prepared.inline.insert(text.clone(), manifest);
+            }
+        }
+    }
+    for (address, text) in planned
+        .into_iter()
+        .chain(columns)
+        .flat_map(|planned| &planned.parts)
+    {
         if let std::collections::hash_map::Entry::Vacant(entry) = prepared.parts.entry(*address) {
             entry.insert(encode_data_with(text, COMPRESS_MIN, dictionary));
             if sample {
@@ -246,6 +277,19 @@ pub(crate) fn prepare<'a>(
         }
     }
     prepared
+}
+
+/// The manifest of a short row value compressed with `dictionary`, when that is shorter.
+fn compress_inline(text: &str, dictionary: &Dictionary) -> Option<Vec<u8>> {
+    if text.len() < INLINE_COMPRESS_MIN || text.len() >= INLINE_MAX {
+        return None;
+    }
+    let mut manifest = encode_data_with(text.as_bytes(), 0, Some(dictionary));
+    if manifest.first() != Some(&ZSTD_DICTIONARY_ID) || manifest.len() >= text.len() {
+        return None;
+    }
+    manifest[0] = COMPRESSED_INLINE;
+    Some(manifest)
 }
 
 /// [`plan_value`] of each large field of an event body (`input`, `output`, `metadata`)
@@ -272,11 +316,13 @@ pub(crate) fn with_prepared<T>(
     let usable = prepared.dictionary.as_ref().is_none_or(&is_live);
     if usable {
         PREPARED.with(|slot| *slot.borrow_mut() = prepared.parts);
+        PREPARED_INLINE.with(|slot| *slot.borrow_mut() = prepared.inline);
     }
     let current = current.filter(|dictionary| is_live(&dictionary.hash));
     WRITER_DICTIONARY.with(|slot| *slot.borrow_mut() = current);
     let result = work();
     PREPARED.with(|slot| slot.borrow_mut().clear());
+    PREPARED_INLINE.with(|slot| slot.borrow_mut().clear());
     WRITER_DICTIONARY.with(|slot| slot.borrow_mut().take());
     result
 }
@@ -417,6 +463,33 @@ pub(crate) fn store_planned(
     Ok(planned.column)
 }
 
+/// [`store_planned`] for a trace or observation column: a short text is compressed with
+/// the project's live dictionary (prepared beside the writer, or here) when that pays.
+pub(crate) fn store_column(
+    connection: &Connection,
+    project: &ProjectId,
+    planned: PlannedValue,
+) -> StoreResult<SqlValue> {
+    let column = store_planned(connection, project, planned)?;
+    let SqlValue::Text(text) = &column else {
+        return Ok(column);
+    };
+    if text.len() < INLINE_COMPRESS_MIN {
+        return Ok(column);
+    }
+    let manifest = PREPARED_INLINE
+        .with(|prepared| prepared.borrow_mut().remove(text))
+        .or_else(|| {
+            WRITER_DICTIONARY.with(|dictionary| {
+                dictionary
+                    .borrow()
+                    .as_deref()
+                    .and_then(|dictionary| compress_inline(text, dictionary))
+            })
+        });
+    Ok(manifest.map_or(column, SqlValue::Blob))
+}
+
 /// The stored form of `value` ([`plan_value`]), its parts stored.
 pub(crate) fn store_value(
     connection: &Connection,
@@ -455,6 +528,7 @@ fn assemble(connection: &Connection, project: &str, manifest: &[u8]) -> Result<S
     let array = match tag {
         b'A' => true,
         b'V' => false,
+        COMPRESSED_INLINE => return decode_compressed_inline(connection, project, rest),
         _ => return Err("unknown manifest tag".into()),
     };
     let mut text = String::new();
@@ -490,6 +564,18 @@ fn assemble(connection: &Connection, project: &str, manifest: &[u8]) -> Result<S
         text.push(']');
     }
     Ok(text)
+}
+
+/// The text of a [`COMPRESSED_INLINE`] manifest (after its tag).
+fn decode_compressed_inline(
+    connection: &Connection,
+    project: &str,
+    rest: &[u8],
+) -> Result<String, String> {
+    let (frame, id) = codec_4_frame(rest);
+    let id = id.ok_or("compressed value without a dictionary id")?;
+    let decoder = crate::payload_dictionaries::decoder_by_id(connection, project, id)?;
+    unzstd(&frame, Some(&decoder))
 }
 
 /// The JSON text of a stored value (TEXT as it is, a manifest reassembled).
@@ -561,9 +647,12 @@ fn read_text_plain(value: ValueRef<'_>) -> rusqlite::Result<Option<String>> {
 
 /// The payload addresses a stored value (manifest) refers to.
 fn manifest_addresses(manifest: &[u8], into: &mut HashSet<Vec<u8>>) {
-    let Some((_, mut rest)) = manifest.split_first() else {
+    let Some((&tag, mut rest)) = manifest.split_first() else {
         return;
     };
+    if tag == COMPRESSED_INLINE {
+        return;
+    }
     while let Some((&kind, after)) = rest.split_first() {
         match kind {
             b'i' => {
@@ -726,6 +815,7 @@ fn recompress_without(
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(internal)?;
+    decompress_rows_without(connection, project, id)?;
     for (part, data) in parts {
         if !compressed_with(&data, hash, id) {
             continue;
@@ -737,6 +827,50 @@ fn recompress_without(
                 statement.execute(params![part, encode_data(text.as_bytes())])
             })
             .map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// Stores every trace and observation value of `project` compressed with the dictionary
+/// of header id `id` ([`COMPRESSED_INLINE`]) as its text.
+fn decompress_rows_without(
+    connection: &Connection,
+    project: &ProjectId,
+    id: Option<u32>,
+) -> StoreResult<()> {
+    let Some(id) = id else {
+        return Ok(());
+    };
+    for table in ["traces", "observations"] {
+        for column in ["metadata", "input", "output"] {
+            let values: Vec<(i64, Vec<u8>)> = connection
+                .prepare_cached(&format!(
+                    "SELECT rowid, {column} FROM {table} WHERE project_id = ?1 \
+                     AND typeof({column}) = 'blob' AND substr({column}, 1, 1) = x'5A'"
+                ))
+                .and_then(|mut statement| {
+                    statement
+                        .query_map(params![project.as_str()], |row| {
+                            Ok((row.get(0)?, row.get(1)?))
+                        })?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(internal)?;
+            for (rowid, manifest) in values {
+                let frame = &manifest[1..];
+                if codec_4_frame(frame).1 != Some(id) {
+                    continue;
+                }
+                let text = decode_compressed_inline(connection, project.as_str(), frame)
+                    .map_err(internal)?;
+                connection
+                    .prepare_cached(&format!(
+                        "UPDATE {table} SET {column} = ?2 WHERE rowid = ?1"
+                    ))
+                    .and_then(|mut statement| statement.execute(params![rowid, text]))
+                    .map_err(internal)?;
+            }
+        }
     }
     Ok(())
 }

@@ -163,7 +163,7 @@ pub(crate) fn upsert_trace(
     project: &ProjectId,
     trace: &Trace,
 ) -> StoreResult<()> {
-    let planned = |value| payloads::store_planned(connection, project, value);
+    let planned = |value| payloads::store_column(connection, project, value);
     let metadata = planned(payloads::plan_object(&trace.metadata))?;
     let input = planned(payloads::plan_optional(trace.input.as_ref()))?;
     let output = planned(payloads::plan_optional(trace.output.as_ref()))?;
@@ -340,12 +340,12 @@ pub(crate) fn upsert_observation(
         observation.end_time.into(),
         observation.completion_start_time.into(),
         observation.environment.clone().into(),
-        payloads::store_planned(connection, project, planned.metadata)?,
+        payloads::store_column(connection, project, planned.metadata)?,
         observation.level.clone().into(),
         observation.status_message.clone().into(),
         observation.version.clone().into(),
-        payloads::store_planned(connection, project, planned.input)?,
-        payloads::store_planned(connection, project, planned.output)?,
+        payloads::store_column(connection, project, planned.input)?,
+        payloads::store_column(connection, project, planned.output)?,
         observation.model.clone().into(),
         observation.internal_model_id.clone().into(),
         observation.model_parameters.as_ref().map(json_text).into(),
