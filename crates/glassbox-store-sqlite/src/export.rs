@@ -69,6 +69,7 @@ pub const SQLITE_ONLY: &[&str] = &[
     "payload_parts",
     "payload_addresses",
     "payload_recent_addresses",
+    "payload_projects",
     "payload_dictionaries",
 ];
 

@@ -56,6 +56,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         19,
         include_str!("../migrations/0019_compact_latency_sketches.sql"),
     ),
+    (
+        20,
+        include_str!("../migrations/0020_payload_project_numbers.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.
@@ -195,7 +199,8 @@ mod tests {
     }
 
     /// The payload-parts migration keeps every part under its address, with the old
-    /// rowid as its id, and new parts get ids after them.
+    /// rowid as its id, and new parts get ids after them; the project-number migration
+    /// keeps them under their project.
     #[test]
     fn payload_parts_keep_their_addresses() {
         let mut connection = Connection::open_in_memory().unwrap();
@@ -213,7 +218,8 @@ mod tests {
         apply(&mut connection).unwrap();
         let parts: Vec<(String, Vec<u8>, i64, Vec<u8>)> = connection
             .prepare(
-                "SELECT a.project_id, a.hash, a.part_id, p.data FROM payload_addresses a \
+                "SELECT n.project_id, a.hash, a.part_id, p.data FROM payload_addresses a \
+                 JOIN payload_projects n ON n.number = a.project \
                  JOIN payload_parts p ON p.id = a.part_id ORDER BY a.part_id",
             )
             .unwrap()

@@ -125,8 +125,10 @@ impl RecentAddresses {
     pub(crate) fn reload(&self, connection: &Connection) -> rusqlite::Result<()> {
         let mut loaded: HashMap<String, HashMap<Hash, i64>> = HashMap::new();
         let mut count = 0u64;
-        let mut statement =
-            connection.prepare("SELECT project_id, hash, part_id FROM payload_recent_addresses")?;
+        let mut statement = connection.prepare(
+            "SELECT n.project_id, r.hash, r.part_id FROM payload_recent_addresses r \
+                 JOIN payload_projects n ON n.number = r.project",
+        )?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {
             let project: String = row.get(0)?;
@@ -159,12 +161,23 @@ pub(crate) fn record(
     hash: &[u8],
     part_id: i64,
 ) -> StoreResult<()> {
-    connection
-        .prepare_cached(
-            "INSERT INTO payload_recent_addresses (part_id, project_id, hash) VALUES (?1, ?2, ?3)",
-        )
-        .and_then(|mut statement| statement.execute(params![part_id, project, hash]))
-        .map_err(internal)?;
+    let insert = || {
+        connection
+            .prepare_cached(
+                "INSERT INTO payload_recent_addresses (part_id, project, hash) \
+                 SELECT ?1, number, ?3 FROM payload_projects WHERE project_id = ?2",
+            )
+            .and_then(|mut statement| statement.execute(params![part_id, project, hash]))
+            .map_err(internal)
+    };
+    // A project's first part numbers it.
+    if insert()? == 0 {
+        connection
+            .prepare_cached("INSERT OR IGNORE INTO payload_projects (project_id) VALUES (?1)")
+            .and_then(|mut statement| statement.execute(params![project]))
+            .map_err(internal)?;
+        insert()?;
+    }
     if let (Some(map), Ok(hash)) = (of(connection), Hash::try_from(hash)) {
         map.insert(project, hash, part_id);
     }
@@ -199,9 +212,10 @@ pub(crate) fn part_id_in_tables(
 }
 
 /// The part id of an address, by the index and by the recent table.
-const INDEXED: &str = "SELECT part_id FROM payload_addresses WHERE project_id = ?1 AND hash = ?2";
-const RECENT: &str =
-    "SELECT part_id FROM payload_recent_addresses WHERE project_id = ?1 AND hash = ?2";
+const INDEXED: &str = "SELECT part_id FROM payload_addresses \
+    WHERE project = (SELECT number FROM payload_projects WHERE project_id = ?1) AND hash = ?2";
+const RECENT: &str = "SELECT part_id FROM payload_recent_addresses \
+    WHERE project = (SELECT number FROM payload_projects WHERE project_id = ?1) AND hash = ?2";
 
 /// The id of the part at `hash` in `project` by one of [`INDEXED`] and [`RECENT`].
 fn part_id_in(
@@ -279,9 +293,9 @@ fn flush_from(connection: &Connection, count: usize) {
 
 /// Moves every recent address into `payload_addresses` (in key order) and empties the
 /// table.
-const MOVE: &str = "INSERT OR IGNORE INTO payload_addresses (project_id, hash, part_id)
-         SELECT project_id, hash, part_id FROM payload_recent_addresses
-         ORDER BY project_id, hash;
+const MOVE: &str = "INSERT OR IGNORE INTO payload_addresses (project, hash, part_id)
+         SELECT project, hash, part_id FROM payload_recent_addresses
+         ORDER BY project, hash;
      DELETE FROM payload_recent_addresses;";
 
 fn flush(connection: &Connection, map: &RecentAddresses) -> rusqlite::Result<()> {
