@@ -66,11 +66,10 @@ const REENCODE_PARTS: usize = if cfg!(test) { 50 } else { 500 };
 pub(crate) type DictionaryHash = [u8; DICTIONARY_HASH_LEN];
 
 /// A live dictionary, digested for compression.
+/// Every frame compressed with it carries the id in its header (parts of codec 4 name
+/// their dictionary by it; unique among a project's rows).
 pub(crate) struct Dictionary {
     pub hash: DictionaryHash,
-    /// The dictionary id in its header, which every frame compressed with it carries
-    /// (parts of codec 4 name their dictionary by it; unique among a project's rows).
-    pub id: u32,
     pub encoder: zstd::dict::EncoderDictionary<'static>,
 }
 
@@ -78,10 +77,9 @@ impl Dictionary {
     /// Digests `dictionary`; `None` for one without a dictionary id (zstd's trainer
     /// always writes one).
     fn digest(hash: DictionaryHash, dictionary: &[u8]) -> Option<Dictionary> {
-        let id = zstd::zstd_safe::get_dict_id_from_dict(dictionary)?.get();
+        zstd::zstd_safe::get_dict_id_from_dict(dictionary)?;
         Some(Dictionary {
             hash,
-            id,
             encoder: zstd::dict::EncoderDictionary::copy(dictionary, LEVEL),
         })
     }
