@@ -237,6 +237,58 @@ mod tests {
         assert_eq!(cost_text, object_text(&cost));
     }
 
+    /// Through the store: a generation priced from the default price table is stored with
+    /// its three maps as `=` and reads back with them.
+    #[tokio::test]
+    async fn a_priced_generation_keeps_its_maps_in_the_measure_columns() {
+        use glassbox_model::ProjectId;
+        use glassbox_model::ingest::{EntityKind, IngestEvent};
+        use glassbox_store::{IngestStore, ObservationStore};
+
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = crate::SqliteStore::open(dir.path()).expect("store");
+        let project = ProjectId("p".into());
+        let body = object(
+            json!({"id": "g", "traceId": "t", "type": "GENERATION", "model": "gpt-4o",
+            "startTime": 1_740_823_200_000_000i64, "providedUsageDetails": {"input": 90, "output": 161, "total": 251}}),
+        );
+        let event = IngestEvent {
+            event_id: "e".into(),
+            event_type: "generation-create".into(),
+            timestamp: 1_740_823_200_000_000,
+            kind: EntityKind::Observation,
+            entity_id: "g".into(),
+            body,
+            snapshot: false,
+        };
+        store.ingest(&project, vec![event]).await.expect("ingest");
+        let read = store
+            .get_observation(&project, "g")
+            .await
+            .expect("read")
+            .expect("the generation");
+        assert_eq!(
+            read.usage_details,
+            object(json!({"input": 90, "output": 161, "total": 251}))
+        );
+        assert_eq!(read.provided_usage_details, read.usage_details);
+        assert_eq!(
+            read.cost_details.keys().collect::<Vec<_>>(),
+            ["input", "output", "total"]
+        );
+        assert!(read.total_cost.is_some_and(|total| total > 0.0));
+        store.shutdown();
+        let connection = Connection::open(dir.path().join(crate::DATABASE_FILE)).expect("database");
+        let stored: (String, String, String) = connection
+            .query_row(
+                "SELECT provided_usage_details, usage_details, cost_details FROM observations",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .expect("row");
+        assert_eq!(stored, ("=".into(), "=".into(), "=".into()));
+    }
+
     #[test]
     fn other_maps_are_stored_as_text() {
         let cases = [

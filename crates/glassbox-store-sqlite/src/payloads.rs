@@ -1,8 +1,9 @@
 //! Content-addressed payloads (issue 8): large JSON values (input, output, metadata of
 //! traces and observations, and the same fields in the event log) are stored once per
 //! project and content (`payload_parts`, named by `payload_addresses`, which keys them by
-//! the project's number in `payload_projects`; the view `payloads` joins them), compressed with zstd when that pays:
-//! with the project's trained dictionary once it has one (`payload_dictionaries.rs`).
+//! the project's number in `payload_projects`; the view `payloads` joins them),
+//! compressed with zstd when that pays: with the project's trained dictionary once it
+//! has one (`payload_dictionaries.rs`).
 //!
 //! A payload's `data` is a codec byte and its bytes: 0 raw JSON text, 1 raw deflate
 //! (written before zstd; still read), 2 a zstd frame, 3 the 8-byte hash of a
@@ -477,8 +478,9 @@ pub(crate) fn store_column(
     if text.len() < INLINE_COMPRESS_MIN {
         return Ok(column);
     }
+    // Not taken out: another row of the request may hold the same text.
     let manifest = PREPARED_INLINE
-        .with(|prepared| prepared.borrow_mut().remove(text))
+        .with(|prepared| prepared.borrow().get(text).cloned())
         .or_else(|| {
             WRITER_DICTIONARY.with(|dictionary| {
                 dictionary
