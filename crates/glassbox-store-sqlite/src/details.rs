@@ -238,7 +238,8 @@ mod tests {
     }
 
     /// Through the store: a generation priced from the default price table is stored with
-    /// its three maps as `=` and reads back with them.
+    /// its three maps as `=` and reads back with them (and its `updated_at` as 0 until a
+    /// later write).
     #[tokio::test]
     async fn a_priced_generation_keeps_its_maps_in_the_measure_columns() {
         use glassbox_model::ProjectId;
@@ -287,6 +288,39 @@ mod tests {
             )
             .expect("row");
         assert_eq!(stored, ("=".into(), "=".into(), "=".into()));
+        // Written once, its `updated_at` is `created_at`, stored as 0 (`rows.rs`).
+        let updated_at: i64 = connection
+            .query_row("SELECT updated_at FROM observations", [], |row| row.get(0))
+            .expect("row");
+        assert_eq!(updated_at, 0);
+        assert_eq!(read.updated_at, read.created_at);
+        drop(connection);
+
+        // Written again later, it keeps its own `updated_at`.
+        let store = crate::SqliteStore::open(dir.path()).expect("store");
+        let update = IngestEvent {
+            event_id: "e2".into(),
+            event_type: "generation-update".into(),
+            timestamp: 1_740_823_200_000_001,
+            kind: EntityKind::Observation,
+            entity_id: "g".into(),
+            body: object(json!({"id": "g", "name": "renamed"})),
+            snapshot: false,
+        };
+        store.ingest(&project, vec![update]).await.expect("ingest");
+        let read = store
+            .get_observation(&project, "g")
+            .await
+            .expect("read")
+            .expect("the generation");
+        assert_eq!(read.name.as_deref(), Some("renamed"));
+        assert!(read.updated_at > read.created_at);
+        store.shutdown();
+        let updated_at: i64 = Connection::open(dir.path().join(crate::DATABASE_FILE))
+            .expect("database")
+            .query_row("SELECT updated_at FROM observations", [], |row| row.get(0))
+            .expect("row");
+        assert_eq!(updated_at, read.updated_at);
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! [`logical_value`] (today: the content-addressed payloads of `payloads.rs`, whose
 //! manifests stand in for large input/output/metadata values and event bodies) or read
 //! through an SQL expression in [`EXPANDED_COLUMNS`] (the usage and cost maps that
-//! `details.rs` keeps as the measure columns).
+//! `details.rs` keeps as the measure columns, an observation's `updated_at` kept as 0).
 //! [`SqliteExport::open`] refuses a database with a table it does not know, and a test
 //! checks that the current schema has none.
 
@@ -84,7 +84,7 @@ const PAYLOAD_COLUMNS: &[(&str, &str)] = &[
 ];
 
 /// Columns read through an SQL expression (table alias `o`) that gives their logical
-/// value (`details.rs`).
+/// value (`details.rs`, `rows.rs`).
 const EXPANDED_COLUMNS: &[(&str, &str, &str)] = &[
     (
         "observations",
@@ -93,6 +93,11 @@ const EXPANDED_COLUMNS: &[(&str, &str, &str)] = &[
     ),
     ("observations", "usage_details", details::USAGE_DETAILS_SQL),
     ("observations", "cost_details", details::COST_DETAILS_SQL),
+    (
+        "observations",
+        "updated_at",
+        crate::rows::OBSERVATION_UPDATED_AT_SQL,
+    ),
 ];
 
 /// The event log's body, which may be stored as a body blob (`payloads::store_body`).

@@ -204,6 +204,25 @@ pub(crate) fn upsert_trace(
     Ok(())
 }
 
+/// The literal SQL of an observation's `updated_at` (alias `o`), for `concat!`: stored
+/// as 0 when it equals `created_at` (an OTLP span's row is written once), which SQLite
+/// stores in no bytes instead of 8 (issue 8: bytes on disk).
+macro_rules! observation_updated_at_sql {
+    () => {
+        "CASE o.updated_at WHEN 0 THEN o.created_at ELSE o.updated_at END"
+    };
+}
+pub(crate) const OBSERVATION_UPDATED_AT_SQL: &str = observation_updated_at_sql!();
+
+/// What an observation's `updated_at` column stores ([`OBSERVATION_UPDATED_AT_SQL`]).
+fn stored_updated_at(observation: &Observation) -> i64 {
+    if observation.updated_at == observation.created_at {
+        0
+    } else {
+        observation.updated_at
+    }
+}
+
 /// `metadata`, `input` and `output` may be payload manifests: `gb_json` reassembles them;
 /// the usage and cost maps may be stored as the measure columns (`details.rs`).
 pub(crate) const OBSERVATION_COLUMNS: &str = concat!(
@@ -216,7 +235,9 @@ pub(crate) const OBSERVATION_COLUMNS: &str = concat!(
     usage_details_sql!(),
     ", o.provided_cost_details, ",
     cost_details_sql!(),
-    ", o.total_cost, o.prompt_id, o.prompt_name, o.prompt_version, o.created_at, o.updated_at, o.is_app_root"
+    ", o.total_cost, o.prompt_id, o.prompt_name, o.prompt_version, o.created_at, ",
+    observation_updated_at_sql!(),
+    ", o.is_app_root"
 );
 
 /// [`OBSERVATION_COLUMNS`] with `metadata`, `input` and `output` as stored (for the
@@ -230,7 +251,9 @@ pub(crate) const STORED_OBSERVATION_COLUMNS: &str = concat!(
     usage_details_sql!(),
     ", o.provided_cost_details, ",
     cost_details_sql!(),
-    ", o.total_cost, o.prompt_id, o.prompt_name, o.prompt_version, o.created_at, o.updated_at, o.is_app_root"
+    ", o.total_cost, o.prompt_id, o.prompt_name, o.prompt_version, o.created_at, ",
+    observation_updated_at_sql!(),
+    ", o.is_app_root"
 );
 
 /// An observation read with [`STORED_OBSERVATION_COLUMNS`] on `connection`.
@@ -362,7 +385,7 @@ pub(crate) fn upsert_observation(
         observation.prompt_name.clone().into(),
         observation.prompt_version.into(),
         observation.created_at.into(),
-        observation.updated_at.into(),
+        stored_updated_at(observation).into(),
         i64::from(observation.is_app_root).into(),
         snapshot_sequence.into(),
         measures.input_tokens.into(),
