@@ -251,6 +251,11 @@ async fn dictionary_compresses_parts_and_is_retired_when_a_sample_is_deleted() {
     // Their short outputs are compressed in their rows, with the same dictionary.
     let compressed_outputs = "SELECT COUNT(*) FROM observations WHERE typeof(output) = 'blob' AND substr(output, 1, 1) = x'5A'";
     assert!(count(dir.path(), compressed_outputs) >= 20);
+    // And so is the rest of their logged events' bodies.
+    let compressed_bodies = "SELECT COUNT(*) FROM ingest_events \
+        WHERE typeof(body) = 'blob' AND substr(body, 9, 1) = x'04'";
+    assert!(count(dir.path(), compressed_bodies) >= 20);
+    assert_bodies_read_back(dir.path(), 60);
     assert!(
         count(
             dir.path(),
@@ -294,6 +299,8 @@ async fn dictionary_compresses_parts_and_is_retired_when_a_sample_is_deleted() {
     );
     assert_eq!(count(dir.path(), with_dictionary), 0);
     assert_eq!(count(dir.path(), compressed_outputs), 0);
+    assert_eq!(count(dir.path(), compressed_bodies), 0);
+    assert_bodies_read_back(dir.path(), 59);
     assert_eq!(
         count(
             dir.path(),
@@ -308,6 +315,28 @@ async fn dictionary_compresses_parts_and_is_retired_when_a_sample_is_deleted() {
     store.ingest(&project, generation(60)).await.unwrap();
     assert_eq!(count(dir.path(), with_dictionary), 0);
     assert_eq!(count(dir.path(), compressed_outputs), 0);
+    assert_eq!(count(dir.path(), compressed_bodies), 0);
+}
+
+/// Every logged event body of project `p` decodes to its event's JSON.
+fn assert_bodies_read_back(dir: &std::path::Path, events: usize) {
+    let connection = rusqlite::Connection::open(dir.join(crate::DATABASE_FILE)).unwrap();
+    let bodies: Vec<(String, Vec<u8>)> = connection
+        .prepare("SELECT entity_id, body FROM ingest_events WHERE project_id = 'p' AND typeof(body) = 'blob'")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(bodies.len(), events);
+    for (entity, blob) in bodies {
+        let text =
+            crate::payloads::body_text(&connection, "p", rusqlite::types::ValueRef::Blob(&blob))
+                .unwrap();
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["id"], json!(entity));
+        assert_eq!(body["output"], short_output(entity[1..].parse().unwrap()));
+    }
 }
 
 async fn wait_for_dictionary(store: &SqliteStore, project: &ProjectId) {

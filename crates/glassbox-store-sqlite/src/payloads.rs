@@ -818,6 +818,7 @@ fn recompress_without(
         })
         .map_err(internal)?;
     decompress_rows_without(connection, project, id)?;
+    recompress_bodies_without(connection, project, hash, id)?;
     for (part, data) in parts {
         if !compressed_with(&data, hash, id) {
             continue;
@@ -873,6 +874,63 @@ fn decompress_rows_without(
                     .map_err(internal)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Stores the rest of every event body of `project` compressed with the dictionary
+/// (`hash`, header id `id`) without it ([`store_body`]).
+fn recompress_bodies_without(
+    connection: &Connection,
+    project: &ProjectId,
+    hash: &DictionaryHash,
+    id: Option<u32>,
+) -> StoreResult<()> {
+    let bodies: Vec<(String, String, String, Vec<u8>)> = connection
+        .prepare_cached(
+            "SELECT entity_kind, entity_id, event_id, body FROM ingest_events \
+             WHERE project_id = ?1 AND typeof(body) = 'blob' AND substr(body, 9, 1) IN (x'03', x'04')",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_map(params![project.as_str()], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(internal)?;
+    for (kind, entity, event, blob) in bodies {
+        let mut bytes = blob.as_slice();
+        let parsed = (|| -> Result<(Vec<u8>, &[u8]), String> {
+            if take(&mut bytes, 4)? != BODY_MAGIC {
+                return Err("unknown event body format".into());
+            }
+            let length = take_u32(&mut bytes)?;
+            let data = take(&mut bytes, length)?.to_vec();
+            Ok((data, bytes))
+        })();
+        let Ok((data, fields)) = parsed else {
+            continue;
+        };
+        if !compressed_with(&data, hash, id) {
+            continue;
+        }
+        let json = decode_data(connection, project.as_str(), &data).map_err(internal)?;
+        let data = encode_data_with(json.as_bytes(), BODY_COMPRESS_MIN, None);
+        let mut rewritten = Vec::with_capacity(8 + data.len() + fields.len());
+        rewritten.extend_from_slice(BODY_MAGIC);
+        rewritten.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        rewritten.extend_from_slice(&data);
+        rewritten.extend_from_slice(fields);
+        connection
+            .prepare_cached(
+                "UPDATE ingest_events SET body = ?5 WHERE project_id = ?1 AND entity_kind = ?2 \
+                 AND entity_id = ?3 AND event_id = ?4",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![project.as_str(), kind, entity, event, rewritten])
+            })
+            .map_err(internal)?;
     }
     Ok(())
 }
@@ -1030,8 +1088,9 @@ const BODY_COMPRESS_MIN: usize = 192;
 
 /// The stored form of an event body: JSON text, or (when a large input, output or
 /// metadata was moved into payloads, or the rest compresses) `GBE1` + u32 LE length +
-/// the JSON of the other fields as payload data (codec byte, then raw or deflated
-/// bytes), then per moved field: u8 name length + name + u32 LE length + manifest.
+/// the JSON of the other fields as payload data (codec byte, then its bytes: raw,
+/// deflated, zstd, or zstd with the project's dictionary), then per moved field: u8 name
+/// length + name + u32 LE length + manifest.
 pub(crate) fn store_body(
     connection: &Connection,
     project: &ProjectId,
@@ -1055,7 +1114,14 @@ pub(crate) fn store_body(
         rest.insert(key.clone(), value.clone());
     }
     let json = Value::Object(rest).to_string();
-    let data = encode_data_with(json.as_bytes(), BODY_COMPRESS_MIN, None);
+    // With the project's live dictionary (on the writer, while it applies a request) from
+    // the length at which a short row value is compressed; else plain zstd.
+    let data = WRITER_DICTIONARY.with(|dictionary| match dictionary.borrow().as_deref() {
+        Some(dictionary) if json.len() >= INLINE_COMPRESS_MIN => {
+            encode_data_with(json.as_bytes(), 0, Some(dictionary))
+        }
+        _ => encode_data_with(json.as_bytes(), BODY_COMPRESS_MIN, None),
+    });
     if moved.is_empty() && data.first() == Some(&RAW) {
         return Ok(SqlValue::Text(json));
     }
