@@ -60,6 +60,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         20,
         include_str!("../migrations/0020_payload_project_numbers.sql"),
     ),
+    (
+        21,
+        include_str!("../migrations/0021_observations_by_model_without_id.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.
