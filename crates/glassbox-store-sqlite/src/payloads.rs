@@ -739,8 +739,10 @@ pub(crate) fn sweep(
     // Indexed parts by address; recent ones by id (their table is keyed by part id).
     let stored: Vec<(Vec<u8>, Option<i64>)> = connection
         .prepare_cached(
-            "SELECT hash, NULL FROM payload_addresses WHERE project = (SELECT number FROM payload_projects WHERE project_id = ?1) \
-             UNION ALL SELECT hash, part_id FROM payload_recent_addresses WHERE project = (SELECT number FROM payload_projects WHERE project_id = ?1)",
+            "SELECT hash, NULL FROM payload_addresses WHERE project = \
+             (SELECT number FROM payload_projects WHERE project_id = ?1) \
+             UNION ALL SELECT hash, part_id FROM payload_recent_addresses WHERE project = \
+             (SELECT number FROM payload_projects WHERE project_id = ?1)",
         )
         .and_then(|mut statement| {
             statement
@@ -766,11 +768,13 @@ pub(crate) fn sweep(
             None => {
                 execute(
                     "DELETE FROM payload_parts WHERE id = (SELECT part_id FROM \
-                     payload_addresses WHERE project = (SELECT number FROM payload_projects WHERE project_id = ?1) AND hash = ?2)",
+                     payload_addresses WHERE project = \
+                     (SELECT number FROM payload_projects WHERE project_id = ?1) AND hash = ?2)",
                     params![project, address],
                 )?;
                 execute(
-                    "DELETE FROM payload_addresses WHERE project = (SELECT number FROM payload_projects WHERE project_id = ?1) AND hash = ?2",
+                    "DELETE FROM payload_addresses WHERE project = \
+                     (SELECT number FROM payload_projects WHERE project_id = ?1) AND hash = ?2",
                     params![project, address],
                 )?;
             }
@@ -805,8 +809,10 @@ fn recompress_without(
     let parts: Vec<(i64, Vec<u8>)> = connection
         .prepare_cached(
             "SELECT p.id, p.data FROM payload_parts p WHERE p.id IN \
-             (SELECT part_id FROM payload_addresses WHERE project = (SELECT number FROM payload_projects WHERE project_id = ?1) \
-             UNION ALL SELECT part_id FROM payload_recent_addresses WHERE project = (SELECT number FROM payload_projects WHERE project_id = ?1)) \
+             (SELECT part_id FROM payload_addresses WHERE project = \
+             (SELECT number FROM payload_projects WHERE project_id = ?1) \
+             UNION ALL SELECT part_id FROM payload_recent_addresses WHERE project = \
+             (SELECT number FROM payload_projects WHERE project_id = ?1)) \
              AND substr(p.data, 1, 1) IN (x'03', x'04')",
         )
         .and_then(|mut statement| {
@@ -986,7 +992,8 @@ pub(crate) fn reencode_candidates(
     let mut statement = connection
         .prepare_cached(
             "SELECT a.hash, p.data FROM payload_addresses a JOIN payload_parts p \
-             ON p.id = a.part_id WHERE a.project = (SELECT number FROM payload_projects WHERE project_id = ?1) AND a.hash > ?2 \
+             ON p.id = a.part_id WHERE a.project = \
+             (SELECT number FROM payload_projects WHERE project_id = ?1) AND a.hash > ?2 \
              AND substr(p.data, 1, 1) NOT IN (x'03', x'04') ORDER BY a.hash LIMIT ?3",
         )
         .map_err(internal)?;
@@ -1046,7 +1053,8 @@ pub(crate) fn store_reencoded(
         let stored: Option<i64> = connection
             .prepare_cached(
                 "SELECT p.id FROM payload_addresses a JOIN payload_parts p ON p.id = a.part_id \
-                 WHERE a.project = (SELECT number FROM payload_projects WHERE project_id = ?1) AND a.hash = ?2 AND p.data = ?3",
+                 WHERE a.project = \
+                 (SELECT number FROM payload_projects WHERE project_id = ?1) AND a.hash = ?2 AND p.data = ?3",
             )
             .and_then(|mut statement| {
                 statement
@@ -1066,7 +1074,8 @@ pub(crate) fn store_reencoded(
         let new_id = insert_part_data(connection, &part.new).map_err(internal)?;
         connection
             .prepare_cached(
-                "UPDATE payload_addresses SET part_id = ?3 WHERE project = (SELECT number FROM payload_projects WHERE project_id = ?1) AND hash = ?2",
+                "UPDATE payload_addresses SET part_id = ?3 WHERE project = \
+                 (SELECT number FROM payload_projects WHERE project_id = ?1) AND hash = ?2",
             )
             .and_then(|mut statement| {
                 statement.execute(params![project.as_str(), part.address, new_id])
