@@ -924,7 +924,7 @@ mod tests {
 
     fn dump(dir: &std::path::Path, sql: &str) -> Vec<String> {
         let connection = rusqlite::Connection::open(dir.join(crate::DATABASE_FILE)).unwrap();
-        crate::details::register(&connection).unwrap();
+        crate::details::register(&connection).expect("SQL functions");
         let mut statement = connection.prepare(sql).unwrap();
         let width = statement.column_count();
         statement
@@ -983,7 +983,7 @@ mod tests {
     /// rebuild at the next start.
     fn forget_derived(dir: &std::path::Path) {
         let connection = rusqlite::Connection::open(dir.join(crate::DATABASE_FILE)).unwrap();
-        crate::details::register(&connection).unwrap();
+        crate::details::register(&connection).expect("SQL functions");
         connection
             .execute_batch(&format!(
                 "UPDATE observations AS o SET provided_usage_details = {}, usage_details = {}, cost_details = {}; \
@@ -1001,7 +1001,7 @@ mod tests {
     /// The measure columns of every stored row are the ones of its usage and cost maps.
     fn check_measures(dir: &std::path::Path) {
         let connection = rusqlite::Connection::open(dir.join(crate::DATABASE_FILE)).unwrap();
-        crate::details::register(&connection).unwrap();
+        crate::details::register(&connection).expect("SQL functions");
         let mut statement = connection.prepare(MEASURES_SQL).unwrap();
         let rows: Vec<(String, Measures, Measures)> = statement
             .query_map([], |row| {
@@ -1151,7 +1151,7 @@ mod tests {
         store.ingest(&ProjectId("p".into()), events).await.unwrap();
         // Rollup changes wait for a commit with nothing queued behind it (see
         // `deferred_rollups`): one more write, alone, is such a commit.
-        store.writer.write(|_| Ok(())).await.unwrap();
+        store.writer.write(|_| Ok(())).await.expect("a lone write");
         let before = answer(&store).await;
         assert_eq!(before.len(), 3);
         store.shutdown();

@@ -237,25 +237,20 @@ mod tests {
         assert_eq!(cost_text, object_text(&cost));
     }
 
-    /// Through the store: a generation priced from the default price table is stored with
-    /// its three maps as `=` and reads back with them (and its `updated_at` as 0 until a
-    /// later write).
-    #[tokio::test]
-    async fn a_priced_generation_keeps_its_maps_in_the_measure_columns() {
+    /// Ingests one event of observation `g` in project `p` and reads `g` back.
+    async fn write_and_read(
+        store: &crate::SqliteStore,
+        event_type: &str,
+        body: JsonObject,
+    ) -> glassbox_model::Observation {
         use glassbox_model::ProjectId;
         use glassbox_model::ingest::{EntityKind, IngestEvent};
         use glassbox_store::{IngestStore, ObservationStore};
 
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let store = crate::SqliteStore::open(dir.path()).expect("store");
         let project = ProjectId("p".into());
-        let body = object(
-            json!({"id": "g", "traceId": "t", "type": "GENERATION", "model": "gpt-4o",
-            "startTime": 1_740_823_200_000_000i64, "providedUsageDetails": {"input": 90, "output": 161, "total": 251}}),
-        );
         let event = IngestEvent {
-            event_id: "e".into(),
-            event_type: "generation-create".into(),
+            event_id: format!("{event_type}-e"),
+            event_type: event_type.into(),
             timestamp: 1_740_823_200_000_000,
             kind: EntityKind::Observation,
             entity_id: "g".into(),
@@ -263,11 +258,25 @@ mod tests {
             snapshot: false,
         };
         store.ingest(&project, vec![event]).await.expect("ingest");
-        let read = store
+        store
             .get_observation(&project, "g")
             .await
             .expect("read")
-            .expect("the generation");
+            .expect("the generation")
+    }
+
+    /// Through the store: a generation priced from the default price table is stored with
+    /// its three maps as `=` and reads back with them (and its `updated_at` as 0 until a
+    /// later write).
+    #[tokio::test]
+    async fn a_priced_generation_keeps_its_maps_in_the_measure_columns() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = crate::SqliteStore::open(dir.path()).expect("store");
+        let body = object(
+            json!({"id": "g", "traceId": "t", "type": "GENERATION", "model": "gpt-4o",
+            "startTime": 1_740_823_200_000_000i64, "providedUsageDetails": {"input": 90, "output": 161, "total": 251}}),
+        );
+        let read = write_and_read(&store, "generation-create", body).await;
         assert_eq!(
             read.usage_details,
             object(json!({"input": 90, "output": 161, "total": 251}))
@@ -298,21 +307,8 @@ mod tests {
 
         // Written again later, it keeps its own `updated_at`.
         let store = crate::SqliteStore::open(dir.path()).expect("store");
-        let update = IngestEvent {
-            event_id: "e2".into(),
-            event_type: "generation-update".into(),
-            timestamp: 1_740_823_200_000_001,
-            kind: EntityKind::Observation,
-            entity_id: "g".into(),
-            body: object(json!({"id": "g", "name": "renamed"})),
-            snapshot: false,
-        };
-        store.ingest(&project, vec![update]).await.expect("ingest");
-        let read = store
-            .get_observation(&project, "g")
-            .await
-            .expect("read")
-            .expect("the generation");
+        let body = object(json!({"id": "g", "name": "renamed"}));
+        let read = write_and_read(&store, "generation-update", body).await;
         assert_eq!(read.name.as_deref(), Some("renamed"));
         assert!(read.updated_at > read.created_at);
         store.shutdown();

@@ -236,11 +236,12 @@ async fn dictionary_compresses_parts_and_is_retired_when_a_sample_is_deleted() {
     );
     // The project's first dictionary gets id 1 (one byte in each frame header).
     let dictionary: Vec<u8> = rusqlite::Connection::open(dir.path().join(crate::DATABASE_FILE))
-        .unwrap()
-        .query_row("SELECT dict FROM payload_dictionaries", [], |row| {
-            row.get(0)
+        .and_then(|connection| {
+            connection.query_row("SELECT dict FROM payload_dictionaries", [], |row| {
+                row.get(0)
+            })
         })
-        .unwrap();
+        .expect("the dictionary");
     assert_eq!(dictionary[4..8], 1u32.to_le_bytes());
     for trace in 40..60 {
         store.ingest(&project, generation(trace)).await.unwrap();
@@ -320,22 +321,26 @@ async fn dictionary_compresses_parts_and_is_retired_when_a_sample_is_deleted() {
 
 /// Every logged event body of project `p` decodes to its event's JSON.
 fn assert_bodies_read_back(dir: &std::path::Path, events: usize) {
-    let connection = rusqlite::Connection::open(dir.join(crate::DATABASE_FILE)).unwrap();
+    let connection = rusqlite::Connection::open(dir.join(crate::DATABASE_FILE)).expect("database");
     let bodies: Vec<(String, Vec<u8>)> = connection
         .prepare("SELECT entity_id, body FROM ingest_events WHERE project_id = 'p' AND typeof(body) = 'blob'")
-        .unwrap()
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()
+        })
+        .expect("event bodies");
     assert_eq!(bodies.len(), events);
     for (entity, blob) in bodies {
         let text =
             crate::payloads::body_text(&connection, "p", rusqlite::types::ValueRef::Blob(&blob))
-                .unwrap();
-        let body: Value = serde_json::from_str(&text).unwrap();
+                .expect("a decodable body");
+        let body: Value = serde_json::from_str(&text).expect("a JSON body");
         assert_eq!(body["id"], json!(entity));
-        assert_eq!(body["output"], short_output(entity[1..].parse().unwrap()));
+        assert_eq!(
+            body["output"],
+            short_output(entity[1..].parse().expect("g<number>"))
+        );
     }
 }
 

@@ -46,6 +46,7 @@ use crate::connection::internal;
 use crate::payload_dictionaries::{
     DICTIONARY_HASH_LEN, Dictionaries, Dictionary, DictionaryHash, LEVEL,
 };
+use crate::sql::query_all;
 
 /// Values whose JSON text is shorter stay inline (plain TEXT).
 const INLINE_MAX: usize = 256;
@@ -737,21 +738,15 @@ pub(crate) fn sweep(
         }
     }
     // Indexed parts by address; recent ones by id (their table is keyed by part id).
-    let stored: Vec<(Vec<u8>, Option<i64>)> = connection
-        .prepare_cached(
-            "SELECT hash, NULL FROM payload_addresses WHERE project = \
+    let stored: Vec<(Vec<u8>, Option<i64>)> = query_all(
+        connection,
+        "SELECT hash, NULL FROM payload_addresses WHERE project = \
              (SELECT number FROM payload_projects WHERE project_id = ?1) \
              UNION ALL SELECT hash, part_id FROM payload_recent_addresses WHERE project = \
              (SELECT number FROM payload_projects WHERE project_id = ?1)",
-        )
-        .and_then(|mut statement| {
-            statement
-                .query_map(params![project.as_str()], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map_err(internal)?;
+        params![project.as_str()],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
     let mut deleted: HashSet<Vec<u8>> = HashSet::new();
     for (address, recent_id) in stored {
         if live.contains(&address) {
@@ -806,23 +801,17 @@ fn recompress_without(
     hash: &DictionaryHash,
 ) -> StoreResult<()> {
     let id = crate::payload_dictionaries::id_of(connection, project.as_str(), hash)?;
-    let parts: Vec<(i64, Vec<u8>)> = connection
-        .prepare_cached(
-            "SELECT p.id, p.data FROM payload_parts p WHERE p.id IN \
+    let parts: Vec<(i64, Vec<u8>)> = query_all(
+        connection,
+        "SELECT p.id, p.data FROM payload_parts p WHERE p.id IN \
              (SELECT part_id FROM payload_addresses WHERE project = \
              (SELECT number FROM payload_projects WHERE project_id = ?1) \
              UNION ALL SELECT part_id FROM payload_recent_addresses WHERE project = \
              (SELECT number FROM payload_projects WHERE project_id = ?1)) \
              AND substr(p.data, 1, 1) IN (x'03', x'04')",
-        )
-        .and_then(|mut statement| {
-            statement
-                .query_map(params![project.as_str()], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map_err(internal)?;
+        params![project.as_str()],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
     decompress_rows_without(connection, project, id)?;
     recompress_bodies_without(connection, project, hash, id)?;
     for (part, data) in parts {
@@ -852,19 +841,15 @@ fn decompress_rows_without(
     };
     for table in ["traces", "observations"] {
         for column in ["metadata", "input", "output"] {
-            let values: Vec<(i64, Vec<u8>)> = connection
-                .prepare_cached(&format!(
+            let values: Vec<(i64, Vec<u8>)> = query_all(
+                connection,
+                &format!(
                     "SELECT rowid, {column} FROM {table} WHERE project_id = ?1 \
                      AND typeof({column}) = 'blob' AND substr({column}, 1, 1) = x'5A'"
-                ))
-                .and_then(|mut statement| {
-                    statement
-                        .query_map(params![project.as_str()], |row| {
-                            Ok((row.get(0)?, row.get(1)?))
-                        })?
-                        .collect::<rusqlite::Result<Vec<_>>>()
-                })
-                .map_err(internal)?;
+                ),
+                params![project.as_str()],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
             for (rowid, manifest) in values {
                 let frame = &manifest[1..];
                 if codec_4_frame(frame).1 != Some(id) {
@@ -892,19 +877,13 @@ fn recompress_bodies_without(
     hash: &DictionaryHash,
     id: Option<u32>,
 ) -> StoreResult<()> {
-    let bodies: Vec<(String, String, String, Vec<u8>)> = connection
-        .prepare_cached(
-            "SELECT entity_kind, entity_id, event_id, body FROM ingest_events \
-             WHERE project_id = ?1 AND typeof(body) = 'blob' AND substr(body, 9, 1) IN (x'03', x'04')",
-        )
-        .and_then(|mut statement| {
-            statement
-                .query_map(params![project.as_str()], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map_err(internal)?;
+    let bodies: Vec<(String, String, String, Vec<u8>)> = query_all(
+        connection,
+        "SELECT entity_kind, entity_id, event_id, body FROM ingest_events \
+         WHERE project_id = ?1 AND typeof(body) = 'blob' AND substr(body, 9, 1) IN (x'03', x'04')",
+        params![project.as_str()],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+    )?;
     for (kind, entity, event, blob) in bodies {
         let mut bytes = blob.as_slice();
         let parsed = (|| -> Result<(Vec<u8>, &[u8]), String> {

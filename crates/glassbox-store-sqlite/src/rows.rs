@@ -223,38 +223,43 @@ fn stored_updated_at(observation: &Observation) -> i64 {
     }
 }
 
+/// An observation's columns in the order [`observation_with`] reads them, with the
+/// given SQL for `metadata`, `input` and `output`.
+macro_rules! observation_columns {
+    ($metadata:literal, $input:literal, $output:literal) => {
+        concat!(
+            "o.id, o.trace_id, o.parent_observation_id, o.type, o.name, o.start_time, o.end_time, \
+             o.completion_start_time, o.environment, ",
+            $metadata,
+            ", o.level, o.status_message, o.version, ",
+            $input,
+            ", ",
+            $output,
+            ", o.model, o.internal_model_id, o.model_parameters, ",
+            provided_usage_details_sql!(),
+            ", ",
+            usage_details_sql!(),
+            ", o.provided_cost_details, ",
+            cost_details_sql!(),
+            ", o.total_cost, o.prompt_id, o.prompt_name, o.prompt_version, o.created_at, ",
+            observation_updated_at_sql!(),
+            ", o.is_app_root"
+        )
+    };
+}
+
 /// `metadata`, `input` and `output` may be payload manifests: `gb_json` reassembles them;
 /// the usage and cost maps may be stored as the measure columns (`details.rs`).
-pub(crate) const OBSERVATION_COLUMNS: &str = concat!(
-    "o.id, o.trace_id, o.parent_observation_id, o.type, o.name, o.start_time, o.end_time, \
-     o.completion_start_time, o.environment, gb_json(o.project_id, o.metadata), o.level, o.status_message, \
-     o.version, gb_json(o.project_id, o.input), gb_json(o.project_id, o.output), o.model, o.internal_model_id, \
-     o.model_parameters, ",
-    provided_usage_details_sql!(),
-    ", ",
-    usage_details_sql!(),
-    ", o.provided_cost_details, ",
-    cost_details_sql!(),
-    ", o.total_cost, o.prompt_id, o.prompt_name, o.prompt_version, o.created_at, ",
-    observation_updated_at_sql!(),
-    ", o.is_app_root"
+pub(crate) const OBSERVATION_COLUMNS: &str = observation_columns!(
+    "gb_json(o.project_id, o.metadata)",
+    "gb_json(o.project_id, o.input)",
+    "gb_json(o.project_id, o.output)"
 );
 
 /// [`OBSERVATION_COLUMNS`] with `metadata`, `input` and `output` as stored (for the
 /// writer, which resolves them with [`observation_from_stored_row`]).
-pub(crate) const STORED_OBSERVATION_COLUMNS: &str = concat!(
-    "o.id, o.trace_id, o.parent_observation_id, o.type, o.name, o.start_time, o.end_time, \
-     o.completion_start_time, o.environment, o.metadata, o.level, o.status_message, o.version, o.input, o.output, \
-     o.model, o.internal_model_id, o.model_parameters, ",
-    provided_usage_details_sql!(),
-    ", ",
-    usage_details_sql!(),
-    ", o.provided_cost_details, ",
-    cost_details_sql!(),
-    ", o.total_cost, o.prompt_id, o.prompt_name, o.prompt_version, o.created_at, ",
-    observation_updated_at_sql!(),
-    ", o.is_app_root"
-);
+pub(crate) const STORED_OBSERVATION_COLUMNS: &str =
+    observation_columns!("o.metadata", "o.input", "o.output");
 
 /// An observation read with [`STORED_OBSERVATION_COLUMNS`] on `connection`.
 pub(crate) fn observation_from_stored_row(
